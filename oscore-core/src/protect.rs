@@ -1,0 +1,771 @@
+//! Protecting and verifying requests and responses (RFC 8613 §8).
+//!
+//! The original message is split into an Outer part (the CoAP header, Class U
+//! options, the OSCORE option) and an Inner part (Code, Class E options,
+//! payload) that becomes the plaintext of a COSE_Encrypt0 object.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
+
+use crate::context::{SecurityContext, build_nonce};
+use crate::cose::{ExternalAad, encode_aad};
+use crate::error::Error;
+use crate::message::{MAX_TOKEN_LEN, PAYLOAD_MARKER, encode_option, walk_options};
+use crate::option::{MAX_PARTIAL_IV_LEN, OscoreOption, decode_partial_iv, encode_partial_iv};
+use crate::replay::ReplayOutcome;
+
+/// CoAP option numbers used by the protection rules.
+// ref: RFC 7252 §12.2, RFC 7641 §7, RFC 7959 §7, RFC 8613 §13.2, RFC 9175 §5
+pub mod number {
+    /// Uri-Host.
+    pub const URI_HOST: u16 = 3;
+    /// Observe.
+    pub const OBSERVE: u16 = 6;
+    /// Uri-Port.
+    pub const URI_PORT: u16 = 7;
+    /// OSCORE.
+    pub const OSCORE: u16 = 9;
+    /// Uri-Path.
+    pub const URI_PATH: u16 = 11;
+    /// Max-Age.
+    pub const MAX_AGE: u16 = 14;
+    /// Uri-Query.
+    pub const URI_QUERY: u16 = 15;
+    /// Block2.
+    pub const BLOCK2: u16 = 23;
+    /// Block1.
+    pub const BLOCK1: u16 = 27;
+    /// Proxy-Uri.
+    pub const PROXY_URI: u16 = 35;
+    /// Proxy-Scheme.
+    pub const PROXY_SCHEME: u16 = 39;
+    /// Echo.
+    pub const ECHO: u16 = 252;
+    /// No-Response.
+    pub const NO_RESPONSE: u16 = 258;
+    /// Request-Tag.
+    pub const REQUEST_TAG: u16 = 292;
+}
+
+/// Where an option of the original message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionClass {
+    /// Class E: encrypted, in the plaintext only.
+    Inner,
+    /// Class U: in the OSCORE message only.
+    Outer,
+    /// Observe: both, with the special values of §4.1.3.5.
+    Both,
+}
+
+/// The class of an option of the original message.
+///
+/// Options that may be Inner or Outer (Block1/2, Size1/2, Max-Age, Echo,
+/// Request-Tag, No-Response) are Inner for an OSCORE endpoint: their Outer
+/// forms belong to intermediaries. Unknown options are Class E.
+// ref: RFC 8613 §4.1 Figure 5, §4.1.3.1 (Max-Age), §4.1.3.4 (Block), §4.1.3.6 (No-Response);
+// RFC 9175 §2.3, §3.3 (Echo, Request-Tag: servers produce Inner Echo)
+pub fn option_class(option: u16) -> OptionClass {
+    match option {
+        number::URI_HOST | number::URI_PORT | number::PROXY_URI | number::PROXY_SCHEME => {
+            OptionClass::Outer
+        }
+        number::OBSERVE => OptionClass::Both,
+        // OSCORE itself is refused before classification (§4.1.3.7).
+        number::OSCORE => OptionClass::Outer,
+        _ => OptionClass::Inner,
+    }
+}
+
+/// What a response needs to know about its request (RFC 8613 §5.4, §8.3):
+/// the request's kid and Partial IV, and whether it registered an observation.
+///
+/// Not `Clone`: the server side uses the request nonce for at most one
+/// response; any further response to the same request gets its own Partial IV.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestBinding {
+    kid: Vec<u8>,
+    partial_iv: Vec<u8>,
+    observe: bool,
+    id_detail: Option<Vec<u8>>,
+    request_nonce_used: bool,
+    notification_number: Option<u64>,
+    completed: bool,
+}
+
+impl RequestBinding {
+    /// The request's kid (`request_kid`).
+    pub fn kid(&self) -> &[u8] {
+        &self.kid
+    }
+    /// The request's Partial IV (`request_piv`).
+    pub fn partial_iv(&self) -> &[u8] {
+        &self.partial_iv
+    }
+    /// True for an Observe registration (Inner Observe = 0).
+    pub fn is_observe(&self) -> bool {
+        self.observe
+    }
+    /// The key-limits-01 'id detail' the request carried.
+    pub fn id_detail(&self) -> Option<&[u8]> {
+        self.id_detail.as_deref()
+    }
+    /// The highest Partial IV of a verified notification (client side).
+    pub fn notification_number(&self) -> Option<u64> {
+        self.notification_number
+    }
+}
+
+/// How a response chooses its nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponsePiv {
+    /// Reuse the request nonce when allowed (the first non-notification
+    /// response), otherwise take a new Partial IV.
+    Auto,
+    /// Always take a new Partial IV from the sender sequence number.
+    Own,
+}
+
+fn observe_value(v: &[u8]) -> Option<u32> {
+    if v.len() > 3 {
+        return None;
+    }
+    Some(v.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
+}
+
+fn encode_uint(v: u32) -> Vec<u8> {
+    let bytes = v.to_be_bytes();
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// The single OSCORE option of a message, decoded.
+fn oscore_option(msg: &Packet) -> Result<OscoreOption, Error> {
+    let values = msg
+        .get_option(CoapOption::Oscore)
+        .filter(|l| !l.is_empty())
+        .ok_or(Error::MalformedOption("no OSCORE option"))?;
+    if values.len() != 1 {
+        return Err(Error::MalformedOption("repeated OSCORE option"));
+    }
+    let value = values.front().ok_or(Error::MalformedOption("no OSCORE option"))?;
+    OscoreOption::decode(value)
+}
+
+fn has_option(msg: &Packet, n: u16) -> bool {
+    msg.get_option(CoapOption::from(n))
+        .is_some_and(|l| !l.is_empty())
+}
+
+/// Proxy-Uri split per RFC 7252 §6.4 into the Outer Proxy-Uri
+/// (scheme://authority) and the Inner Uri-Path / Uri-Query values.
+// ref: RFC 8613 §4.1.3.3
+struct DecomposedUri {
+    outer: Vec<u8>,
+    inner: Vec<(u16, Vec<u8>)>,
+}
+
+fn decompose_proxy_uri(uri: &[u8]) -> Result<DecomposedUri, Error> {
+    let uri = core::str::from_utf8(uri).map_err(|_| Error::InvalidInput("Proxy-Uri is not UTF-8"))?;
+    // ref: RFC 7252 §6.4 step 3 (a fragment component fails)
+    if uri.contains('#') {
+        return Err(Error::InvalidInput("Proxy-Uri with a fragment"));
+    }
+    let (scheme, rest) = uri
+        .split_once("://")
+        .ok_or(Error::InvalidInput("Proxy-Uri is not an absolute URI"))?;
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_query) = rest.split_at(authority_end);
+    if authority.is_empty() {
+        return Err(Error::InvalidInput("Proxy-Uri without host"));
+    }
+    let mut outer = String::with_capacity(scheme.len() + 3 + authority.len());
+    outer.push_str(scheme);
+    outer.push_str("://");
+    outer.push_str(authority);
+    let (path, query) = match path_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_query, None),
+    };
+    let mut inner = Vec::new();
+    // ref: RFC 7252 §6.4 step 8: no Uri-Path for an empty path or "/"
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if !path.is_empty() {
+        for segment in path.split('/') {
+            inner.push((number::URI_PATH, percent_decode(segment)?));
+        }
+    }
+    if let Some(query) = query {
+        for arg in query.split('&') {
+            inner.push((number::URI_QUERY, percent_decode(arg)?));
+        }
+    }
+    Ok(DecomposedUri {
+        outer: outer.into_bytes(),
+        inner,
+    })
+}
+
+fn percent_decode(s: &str) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = bytes.next().and_then(hex_digit);
+            let lo = bytes.next().and_then(hex_digit);
+            match (hi, lo) {
+                (Some(h), Some(l)) => out.push((h << 4) | l),
+                _ => return Err(Error::InvalidInput("bad percent-encoding in Proxy-Uri")),
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Inner options in ascending order, plus the Outer ones.
+struct Split<'a> {
+    inner: Vec<(u16, &'a [u8])>,
+    outer: Vec<(u16, &'a [u8])>,
+}
+
+fn split_options<'a>(
+    msg: &'a Packet,
+    decomposed: Option<&'a DecomposedUri>,
+    notification: bool,
+) -> Result<Split<'a>, Error> {
+    let mut split = Split {
+        inner: Vec::new(),
+        outer: Vec::new(),
+    };
+    for (&n, values) in msg.options() {
+        for v in values {
+            match option_class(n) {
+                _ if n == number::OSCORE => {
+                    // ref: RFC 8613 §4.1.3.7 (nested OSCORE is not supported)
+                    return Err(Error::InvalidInput("message already has an OSCORE option"));
+                }
+                _ if n == number::PROXY_URI && decomposed.is_some() => {}
+                OptionClass::Inner => split.inner.push((n, v)),
+                OptionClass::Outer => split.outer.push((n, v)),
+                OptionClass::Both => {
+                    // ref: RFC 8613 §4.1.3.5.1 (requests: same value inside and out),
+                    // §4.1.3.5.2 (notifications: Inner Observe is empty)
+                    split.inner.push((n, if notification { &[] } else { v }));
+                    split.outer.push((n, v));
+                }
+            }
+        }
+    }
+    if let Some(d) = decomposed {
+        split.outer.push((number::PROXY_URI, &d.outer));
+        for (n, v) in &d.inner {
+            split.inner.push((*n, v));
+        }
+        // Stable: decomposed Uri-Path/Uri-Query keep their order.
+        split.inner.sort_by_key(|(n, _)| *n);
+        split.outer.sort_by_key(|(n, _)| *n);
+    }
+    Ok(split)
+}
+
+/// Builds the plaintext: Code, Inner options, and the payload after a marker.
+// ref: RFC 8613 §5.3
+fn build_plaintext(code: u8, inner: &[(u16, &[u8])], payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    out.push(code);
+    let mut prev = 0;
+    for &(n, v) in inner {
+        encode_option(prev, n, v, out)?;
+        prev = n;
+    }
+    if !payload.is_empty() {
+        out.push(PAYLOAD_MARKER);
+        out.extend_from_slice(payload);
+    }
+    Ok(())
+}
+
+/// The decoded plaintext.
+struct Plaintext<'a> {
+    code: u8,
+    options: Vec<(u16, &'a [u8])>,
+    payload: &'a [u8],
+}
+
+fn parse_plaintext(plaintext: &[u8]) -> Result<Plaintext<'_>, Error> {
+    let (&code, rest) = plaintext
+        .split_first()
+        .ok_or(Error::MalformedMessage("empty plaintext"))?;
+    let mut options = Vec::new();
+    let payload = walk_options(rest, |n, v| {
+        if n == number::OSCORE {
+            return Err(Error::MalformedMessage("Inner OSCORE option"));
+        }
+        options.push((n, v));
+        Ok(())
+    })?;
+    Ok(Plaintext {
+        code,
+        options,
+        payload,
+    })
+}
+
+fn check_token(msg: &Packet) -> Result<(), Error> {
+    if msg.get_token().len() > MAX_TOKEN_LEN {
+        return Err(Error::InvalidInput("token longer than 8 bytes"));
+    }
+    Ok(())
+}
+
+/// Builds an outgoing or restored packet from header fields and options.
+fn assemble(
+    template: &Packet,
+    code: MessageClass,
+    options: &[(u16, &[u8])],
+    payload: Vec<u8>,
+) -> Packet {
+    let mut out = Packet::new();
+    out.header = template.header.clone();
+    out.header.code = code;
+    out.set_token(template.get_token().to_vec());
+    for &(n, v) in options {
+        out.add_option(CoapOption::from(n), v.to_vec());
+    }
+    out.payload = payload;
+    out
+}
+
+fn is_request(code: MessageClass) -> bool {
+    matches!(code, MessageClass::Request(_))
+}
+
+fn is_response(code: MessageClass) -> bool {
+    matches!(code, MessageClass::Response(_))
+        || matches!(code, MessageClass::Reserved(c) if matches!(c >> 5, 2 | 4 | 5))
+}
+
+impl SecurityContext {
+    /// Checks, before any state moves, that one more message can be sent.
+    fn check_can_send(&self, now: u64) -> Result<(), Error> {
+        self.check_exp(now)?;
+        if self.sender.count_q >= self.sender.limit_q {
+            return Err(Error::LimitQReached);
+        }
+        Ok(())
+    }
+
+    /// Takes a sequence number and counts the encryption.
+    fn take_partial_iv(&mut self, buf: &mut [u8; MAX_PARTIAL_IV_LEN]) -> Result<usize, Error> {
+        let ssn = self.take_sequence_number()?;
+        Ok(encode_partial_iv(ssn, buf))
+    }
+
+    /// Encrypts `plaintext` in place and appends the tag.
+    fn seal(&mut self, nonce: &[u8], aad: &[u8], plaintext: &mut Vec<u8>) -> Result<(), Error> {
+        self.count_encryption()?;
+        let tag_len = self.common.aead.tag_len();
+        let len = plaintext.len();
+        plaintext.resize(len + tag_len, 0);
+        let (buf, tag) = plaintext.split_at_mut(len);
+        self.sender.key.seal_detached(nonce, aad, buf, tag)?;
+        Ok(())
+    }
+
+    /// Decrypts `ciphertext` (tag appended), counting a failure against `limit_v`.
+    fn open(&mut self, nonce: &[u8], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+        let tag_len = self.common.aead.tag_len();
+        let Some(split) = ciphertext.len().checked_sub(tag_len) else {
+            // Too short to hold a tag: no decryption attempt, nothing to count.
+            return Err(Error::DecryptionFailed);
+        };
+        let (ct, tag) = ciphertext.split_at(split);
+        let mut buf = ct.to_vec();
+        match self.recipient.key.open_detached(nonce, aad, &mut buf, tag) {
+            Ok(()) => Ok(buf),
+            Err(_) => {
+                self.count_failed_decryption();
+                Err(Error::DecryptionFailed)
+            }
+        }
+    }
+
+    fn aad(&self, request_kid: &[u8], request_piv: &[u8]) -> Vec<u8> {
+        let mut scratch = Vec::with_capacity(16 + request_kid.len() + request_piv.len());
+        let mut aad = Vec::with_capacity(32 + request_kid.len() + request_piv.len());
+        encode_aad(
+            &ExternalAad {
+                alg_aead: self.common.aead.alg(),
+                request_kid,
+                request_piv,
+                options: &[],
+            },
+            &mut scratch,
+            &mut aad,
+        );
+        aad
+    }
+
+    fn nonce(&self, id_piv: &[u8], partial_iv: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut nonce = alloc::vec![0u8; self.common.aead.nonce_len()];
+        build_nonce(&self.common.common_iv, id_piv, partial_iv, &mut nonce)?;
+        Ok(nonce)
+    }
+
+    /// Protects a request (RFC 8613 §8.1).
+    ///
+    /// `now` is the current time in seconds since the epoch, checked against
+    /// the context's 'exp'. Returns the OSCORE message and the binding that
+    /// the response will be verified against.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a message that is not a request, already has
+    /// an OSCORE option or has a bad Proxy-Uri; [`Error::LimitQReached`],
+    /// [`Error::ContextExpired`], [`Error::SequenceNumberExhausted`] when
+    /// the keys must be updated; [`Error::Store`] if the sequence number
+    /// bound could not be persisted (nothing is sent then).
+    pub fn protect_request(&mut self, request: &Packet, now: u64) -> Result<(Packet, RequestBinding), Error> {
+        self.protect_request_with(request, None, now)
+    }
+
+    /// Protects a request carrying a key-limits-01 'id detail' in its OSCORE
+    /// option (the key-update exchange, key-limits-01 §3.3).
+    ///
+    /// # Errors
+    /// As [`protect_request`](Self::protect_request).
+    pub fn protect_request_with(
+        &mut self,
+        request: &Packet,
+        id_detail: Option<&[u8]>,
+        now: u64,
+    ) -> Result<(Packet, RequestBinding), Error> {
+        if !is_request(request.header.code) {
+            return Err(Error::InvalidInput("not a request"));
+        }
+        check_token(request)?;
+        let decomposed = match request.get_first_option(CoapOption::ProxyUri) {
+            Some(uri) => {
+                if has_option(request, number::URI_PATH)
+                    || has_option(request, number::URI_QUERY)
+                    || has_option(request, number::URI_HOST)
+                    || has_option(request, number::URI_PORT)
+                {
+                    return Err(Error::InvalidInput("Proxy-Uri together with Uri-* options"));
+                }
+                Some(decompose_proxy_uri(uri)?)
+            }
+            None => None,
+        };
+        let split = split_options(request, decomposed.as_ref(), false)?;
+        let observe = request
+            .get_first_option(CoapOption::Observe)
+            .and_then(|v| observe_value(v))
+            == Some(0);
+        let mut plaintext = Vec::with_capacity(request.payload.len() + 64);
+        build_plaintext(u8::from(request.header.code), &split.inner, &request.payload, &mut plaintext)?;
+
+        self.check_can_send(now)?;
+        let mut piv_buf = [0u8; MAX_PARTIAL_IV_LEN];
+        let piv_len = self.take_partial_iv(&mut piv_buf)?;
+        let piv = piv_buf.get(..piv_len).unwrap_or(&[]);
+        let kid = self.sender.sender_id.clone();
+
+        let aad = self.aad(&kid, piv);
+        let nonce = self.nonce(&kid, piv)?;
+        self.seal(&nonce, &aad, &mut plaintext)?;
+
+        // ref: RFC 8613 §6.1 (requests carry kid and Partial IV; kid context
+        // when an ID Context is used, as in Appendix C.6)
+        let option = OscoreOption {
+            partial_iv: Some(piv.to_vec()),
+            kid_context: self.common.id_context.clone(),
+            kid: Some(kid.clone()),
+            id_detail: id_detail.map(<[u8]>::to_vec),
+            ..OscoreOption::default()
+        };
+        let option_value = option.encode()?;
+        let mut outer = split.outer;
+        outer.push((number::OSCORE, &option_value));
+        outer.sort_by_key(|(n, _)| *n);
+        // ref: RFC 8613 §4.2 (Outer Code POST), §4.1.3.5 (FETCH with Observe)
+        let code = if has_option(request, number::OBSERVE) {
+            RequestType::Fetch
+        } else {
+            RequestType::Post
+        };
+        let packet = assemble(request, MessageClass::Request(code), &outer, plaintext);
+        Ok((
+            packet,
+            RequestBinding {
+                kid,
+                partial_iv: piv.to_vec(),
+                observe,
+                id_detail: None,
+                request_nonce_used: false,
+                notification_number: None,
+                completed: false,
+            },
+        ))
+    }
+
+    /// Verifies a request (RFC 8613 §8.2) and returns the original request and
+    /// the binding for the response. On any error the replay window and the
+    /// sequence number are unchanged; only a failed decryption raises
+    /// `count_v`.
+    ///
+    /// # Errors
+    /// Each error maps to the response of §8.2 through [`Error::coap_code`].
+    pub fn verify_request(&mut self, request: &Packet, now: u64) -> Result<(Packet, RequestBinding), Error> {
+        if !is_request(request.header.code) {
+            return Err(Error::MalformedMessage("not a request"));
+        }
+        let option = oscore_option(request)?;
+        let piv = option
+            .partial_iv
+            .as_deref()
+            .ok_or(Error::MalformedOption("request without Partial IV"))?;
+        let kid = option
+            .kid
+            .as_deref()
+            .ok_or(Error::MalformedOption("request without kid"))?;
+        if option.pairwise {
+            // ref: groupcomm-08 §4.1: a recipient without group support discards it
+            return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
+        }
+        if kid != self.recipient.recipient_id.as_slice() {
+            return Err(Error::UnknownContext);
+        }
+        if let Some(ctx) = &option.kid_context
+            && self.common.id_context.as_deref() != Some(ctx.as_slice())
+        {
+            return Err(Error::UnknownContext);
+        }
+        self.check_exp(now)?;
+        self.check_limit_v()?;
+        let seq = decode_partial_iv(piv)?;
+        match self.recipient.window.check(seq) {
+            ReplayOutcome::Fresh => {}
+            other => return Err(Error::Replay(other)),
+        }
+        let aad = self.aad(kid, piv);
+        let nonce = self.nonce(kid, piv)?;
+        let plaintext = self.open(&nonce, &aad, &request.payload)?;
+        let inner = parse_plaintext(&plaintext)?;
+        let code = MessageClass::from(inner.code);
+        if !is_request(code) {
+            return Err(Error::MalformedMessage("inner code is not a request"));
+        }
+        let observe = inner
+            .options
+            .iter()
+            .find(|(n, _)| *n == number::OBSERVE)
+            .and_then(|(_, v)| observe_value(v))
+            == Some(0);
+        let restored = restore(request, code, &inner, None);
+        self.accept_sequence_number(seq)?;
+        Ok((
+            restored,
+            RequestBinding {
+                kid: kid.to_vec(),
+                partial_iv: piv.to_vec(),
+                observe,
+                id_detail: option.id_detail.clone(),
+                request_nonce_used: false,
+                notification_number: None,
+                completed: false,
+            },
+        ))
+    }
+
+    /// Protects a response to the request of `binding` (RFC 8613 §8.3).
+    ///
+    /// With [`ResponsePiv::Auto`] the first response reuses the request nonce;
+    /// notifications (a response with Observe to an Observe registration) and
+    /// any later response take their own Partial IV.
+    ///
+    /// # Errors
+    /// As [`protect_request`](Self::protect_request).
+    pub fn protect_response(
+        &mut self,
+        response: &Packet,
+        binding: &mut RequestBinding,
+        piv_mode: ResponsePiv,
+        now: u64,
+    ) -> Result<Packet, Error> {
+        self.protect_response_with(response, binding, piv_mode, None, now)
+    }
+
+    /// Protects a response carrying a key-limits-01 'id detail'.
+    ///
+    /// # Errors
+    /// As [`protect_request`](Self::protect_request).
+    pub fn protect_response_with(
+        &mut self,
+        response: &Packet,
+        binding: &mut RequestBinding,
+        piv_mode: ResponsePiv,
+        id_detail: Option<&[u8]>,
+        now: u64,
+    ) -> Result<Packet, Error> {
+        if !is_response(response.header.code) {
+            return Err(Error::InvalidInput("not a response"));
+        }
+        check_token(response)?;
+        if has_option(response, number::PROXY_URI) {
+            return Err(Error::InvalidInput("Proxy-Uri in a response"));
+        }
+        let has_observe = has_option(response, number::OBSERVE);
+        let notification = binding.observe && has_observe;
+        let split = split_options(response, None, notification)?;
+        let mut plaintext = Vec::with_capacity(response.payload.len() + 64);
+        build_plaintext(u8::from(response.header.code), &split.inner, &response.payload, &mut plaintext)?;
+
+        self.check_can_send(now)?;
+        // ref: RFC 8613 §4.1.3.5.2 (notifications carry a Partial IV),
+        // §8.3 step 3 (a new Partial IV when the request nonce cannot be reused)
+        let own_piv = piv_mode == ResponsePiv::Own || notification || binding.request_nonce_used;
+        let mut piv_buf = [0u8; MAX_PARTIAL_IV_LEN];
+        let own = if own_piv {
+            let len = self.take_partial_iv(&mut piv_buf)?;
+            Some(piv_buf.get(..len).unwrap_or(&[]))
+        } else {
+            None
+        };
+        let aad = self.aad(&binding.kid, &binding.partial_iv);
+        let nonce = match own {
+            Some(piv) => self.nonce(&self.sender.sender_id, piv)?,
+            None => self.nonce(&binding.kid, &binding.partial_iv)?,
+        };
+        self.seal(&nonce, &aad, &mut plaintext)?;
+        if own.is_none() {
+            binding.request_nonce_used = true;
+        }
+
+        let option = OscoreOption {
+            partial_iv: own.map(<[u8]>::to_vec),
+            id_detail: id_detail.map(<[u8]>::to_vec),
+            ..OscoreOption::default()
+        };
+        let option_value = option.encode()?;
+        let mut outer = split.outer;
+        outer.push((number::OSCORE, &option_value));
+        outer.sort_by_key(|(n, _)| *n);
+        // ref: RFC 8613 §4.2 (Outer Code 2.04), §4.1.3.5 (2.05 with Observe)
+        let code = if has_observe {
+            ResponseType::Content
+        } else {
+            ResponseType::Changed
+        };
+        Ok(assemble(response, MessageClass::Response(code), &outer, plaintext))
+    }
+
+    /// Verifies a response to the request of `binding` (RFC 8613 §8.4) and
+    /// returns the original response.
+    ///
+    /// Notifications must carry increasing Partial IVs (the Notification
+    /// Number of §4.1.3.5.2); any other response is accepted once.
+    ///
+    /// # Errors
+    /// As [`verify_request`](Self::verify_request); [`Error::ResponseMismatch`]
+    /// for an Inner Observe in a response to a non-Observe request.
+    pub fn verify_response(
+        &mut self,
+        response: &Packet,
+        binding: &mut RequestBinding,
+        now: u64,
+    ) -> Result<Packet, Error> {
+        if !is_response(response.header.code) {
+            return Err(Error::MalformedMessage("not a response"));
+        }
+        let option = oscore_option(response)?;
+        if option.pairwise {
+            return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
+        }
+        if let Some(kid) = &option.kid
+            && kid != &self.recipient.recipient_id
+        {
+            return Err(Error::UnknownContext);
+        }
+        self.check_exp(now)?;
+        self.check_limit_v()?;
+        let seq = option.partial_iv.as_deref().map(decode_partial_iv).transpose()?;
+        if binding.completed && !binding.observe {
+            return Err(Error::Replay(ReplayOutcome::Replayed));
+        }
+        if let (Some(seq), Some(last)) = (seq, binding.notification_number)
+            && seq <= last
+        {
+            // ref: RFC 8613 §7.4.1 (a notification not newer than the Notification Number)
+            return Err(Error::Replay(ReplayOutcome::Replayed));
+        }
+        let aad = self.aad(&binding.kid, &binding.partial_iv);
+        let nonce = match option.partial_iv.as_deref() {
+            Some(piv) => self.nonce(&self.recipient.recipient_id, piv)?,
+            None => self.nonce(&binding.kid, &binding.partial_iv)?,
+        };
+        let plaintext = self.open(&nonce, &aad, &response.payload)?;
+        let inner = parse_plaintext(&plaintext)?;
+        let code = MessageClass::from(inner.code);
+        if !is_response(code) {
+            return Err(Error::MalformedMessage("inner code is not a response"));
+        }
+        let inner_observe = inner.options.iter().any(|(n, _)| *n == number::OBSERVE);
+        if inner_observe && !binding.observe {
+            // ref: RFC 8613 §4.1.3.5.2 (stop processing)
+            return Err(Error::ResponseMismatch("Inner Observe in a response to a non-Observe request"));
+        }
+        let restored = restore(response, code, &inner, option.partial_iv.as_deref());
+        if inner_observe {
+            if let Some(seq) = seq {
+                binding.notification_number = Some(seq);
+            }
+        } else {
+            binding.completed = true;
+        }
+        Ok(restored)
+    }
+}
+
+/// Rebuilds the original message: Outer Class U options of the OSCORE message
+/// (Outer Class E options and the OSCORE option are discarded) and the Inner
+/// options, Code and payload.
+// ref: RFC 8613 §8.2 steps 7–8, §8.4 steps 6–7, §4.1.3.5.2 (Observe of notifications)
+fn restore(outer_msg: &Packet, code: MessageClass, inner: &Plaintext<'_>, response_piv: Option<&[u8]>) -> Packet {
+    let mut options: Vec<(u16, &[u8])> = Vec::with_capacity(inner.options.len() + 2);
+    for (&n, values) in outer_msg.options() {
+        if option_class(n) == OptionClass::Outer && n != number::OSCORE {
+            options.extend(values.iter().map(|v| (n, v.as_slice())));
+        }
+    }
+    // For a notification the Inner Observe is empty; the RFC lets the client
+    // use the three low bytes of the Partial IV as its value (§4.1.3.5.2).
+    let observe_from_piv: Option<Vec<u8>> = match response_piv {
+        Some(piv) if inner.options.iter().any(|(n, _)| *n == number::OBSERVE) => {
+            let seq = piv.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+            Some(encode_uint(u32::try_from(seq & 0x00ff_ffff).unwrap_or(0)))
+        }
+        _ => None,
+    };
+    for &(n, v) in &inner.options {
+        if n == number::OBSERVE
+            && let Some(value) = &observe_from_piv
+        {
+            options.push((n, value));
+            continue;
+        }
+        options.push((n, v));
+    }
+    options.sort_by_key(|(n, _)| *n);
+    assemble(outer_msg, code, &options, inner.payload.to_vec())
+}

@@ -1,0 +1,108 @@
+//! Persistence of the mutable part of a security context.
+//!
+//! A nonce must never be used twice with the same key, even across a crash.
+//! The context therefore writes *bounds* ahead of use (RFC 8613 App. B.1.1):
+//! before it uses sender sequence number `s` it makes sure the store holds a
+//! bound `> s`; after a restart it resumes from the stored bound, skipping at
+//! most `K` numbers. The key-usage counters of key-limits-01 are persisted the
+//! same way (resuming from the bound over-counts, which is the safe side), and
+//! the replay window is persisted after every accepted message so that no old
+//! message is accepted after a restart.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use crate::replay::ReplayState;
+
+/// The default persistence step `K` of RFC 8613 App. B.1.1.
+pub const DEFAULT_PERSIST_STEP: u64 = 64;
+
+/// What a store keeps for one security context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PersistedState {
+    /// No sender sequence number `>= ssn_bound` has been used.
+    pub ssn_bound: u64,
+    /// `count_q` has not exceeded this value.
+    pub count_q_bound: u64,
+    /// `count_v` has not exceeded this value.
+    pub count_v_bound: u64,
+    /// The replay window, if it was ever saved.
+    pub replay: Option<ReplayState>,
+}
+
+/// A store failed to read or durably write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreError(pub &'static str);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl core::error::Error for StoreError {}
+
+/// Durable storage for one security context.
+///
+/// `save` must not return `Ok` before the state is durable: the context sends
+/// a message under a sequence number only after `save` of a bound above it
+/// returned.
+pub trait Store: Send {
+    /// The last saved state, or `None` for a context never saved.
+    ///
+    /// # Errors
+    /// The backing storage cannot be read.
+    fn load(&mut self) -> Result<Option<PersistedState>, StoreError>;
+    /// Saves `state` durably, replacing the previous one.
+    ///
+    /// # Errors
+    /// The state could not be made durable; the caller must not proceed.
+    fn save(&mut self, state: &PersistedState) -> Result<(), StoreError>;
+}
+
+/// A store in memory: survives nothing, for tests and for contexts whose
+/// loss on reboot is handled otherwise (e.g. re-keying at every boot).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Option<PersistedState>,
+    /// Number of successful `save` calls, for tests and statistics.
+    pub saves: u64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding `state`, as if a previous run had saved it (e.g. to
+    /// resume at a given sender sequence number).
+    pub fn with_state(state: PersistedState) -> Self {
+        Self {
+            state: Some(state),
+            saves: 0,
+        }
+    }
+
+    /// The last saved state.
+    pub fn state(&self) -> Option<PersistedState> {
+        self.state
+    }
+
+    /// A boxed empty store.
+    pub fn boxed() -> Box<dyn Store> {
+        Box::new(Self::new())
+    }
+}
+
+impl Store for MemoryStore {
+    fn load(&mut self) -> Result<Option<PersistedState>, StoreError> {
+        Ok(self.state)
+    }
+
+    fn save(&mut self, state: &PersistedState) -> Result<(), StoreError> {
+        self.state = Some(*state);
+        self.saves = self.saves.saturating_add(1);
+        Ok(())
+    }
+}
