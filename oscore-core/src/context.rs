@@ -455,7 +455,9 @@ pub fn derive_keys(provider: &CryptoProvider, params: &ContextParams) -> Result<
     // ref: RFC 8613 §3.3: the Sender ID length is at most nonce length − 6
     let max_id = aead.nonce_len().saturating_sub(6);
     if params.sender_id.len() > max_id || params.recipient_id.len() > max_id {
-        return Err(Error::InvalidContext("Sender/Recipient ID longer than nonce length - 6"));
+        return Err(Error::InvalidContext(
+            "Sender/Recipient ID longer than nonce length - 6",
+        ));
     }
     // ref: RFC 8613 §3.3: Sender IDs are unique; equal IDs would make both
     // directions use one key and one nonce space.

@@ -121,13 +121,7 @@ pub trait AeadKey: Send + Sync {
     ///
     /// # Errors
     /// The tag does not verify, or the lengths are wrong.
-    fn open_detached(
-        &self,
-        nonce: &[u8],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8],
-    ) -> Result<(), CryptoError>;
+    fn open_detached(&self, nonce: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), CryptoError>;
 }
 
 /// An HKDF instance (RFC 5869).
@@ -140,8 +134,7 @@ pub trait Hkdf: Send + Sync {
     ///
     /// # Errors
     /// `okm` is longer than 255 × hash length.
-    fn derive(&self, salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8])
-    -> Result<(), CryptoError>;
+    fn derive(&self, salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CryptoError>;
     /// HKDF-Expand alone, with `prk` used as the pseudorandom key (it must be at
     /// least `hash_len` bytes).
     ///
@@ -203,11 +196,7 @@ pub trait KeyAgreement: Send + Sync {
     ///
     /// # Errors
     /// Invalid key, or an all-zero (non-contributory) result.
-    fn agree(
-        &self,
-        private_key: &[u8],
-        peer_public_key: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+    fn agree(&self, private_key: &[u8], peer_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
     /// Maps a private signing key of `sig_curve` to this curve's agreement
     /// encoding (Ed25519 → X25519 per RFC 8032 §5.1.5 / RFC 7748; P-256 is
     /// the identity).

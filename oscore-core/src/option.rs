@@ -175,10 +175,7 @@ impl OscoreOption {
     }
 }
 
-fn take_length_prefixed<'a>(
-    buf: &'a [u8],
-    what: &'static str,
-) -> Result<(&'a [u8], &'a [u8]), Error> {
+fn take_length_prefixed<'a>(buf: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8]), Error> {
     let (&len, rest) = buf.split_first().ok_or(Error::MalformedOption(what))?;
     rest.split_at_checked(usize::from(len))
         .ok_or(Error::MalformedOption(what))

@@ -68,9 +68,7 @@ pub enum OptionClass {
 // RFC 9175 §2.3, §3.3 (Echo, Request-Tag: servers produce Inner Echo)
 pub fn option_class(option: u16) -> OptionClass {
     match option {
-        number::URI_HOST | number::URI_PORT | number::PROXY_URI | number::PROXY_SCHEME => {
-            OptionClass::Outer
-        }
+        number::URI_HOST | number::URI_PORT | number::PROXY_URI | number::PROXY_SCHEME => OptionClass::Outer,
         number::OBSERVE => OptionClass::Both,
         // OSCORE itself is refused before classification (§4.1.3.7).
         number::OSCORE => OptionClass::Outer,
@@ -154,8 +152,7 @@ fn oscore_option(msg: &Packet) -> Result<OscoreOption, Error> {
 }
 
 fn has_option(msg: &Packet, n: u16) -> bool {
-    msg.get_option(CoapOption::from(n))
-        .is_some_and(|l| !l.is_empty())
+    msg.get_option(CoapOption::from(n)).is_some_and(|l| !l.is_empty())
 }
 
 /// Proxy-Uri split per RFC 7252 §6.4 into the Outer Proxy-Uri
@@ -330,12 +327,7 @@ fn check_token(msg: &Packet) -> Result<(), Error> {
 }
 
 /// Builds an outgoing or restored packet from header fields and options.
-fn assemble(
-    template: &Packet,
-    code: MessageClass,
-    options: &[(u16, &[u8])],
-    payload: Vec<u8>,
-) -> Packet {
+fn assemble(template: &Packet, code: MessageClass, options: &[(u16, &[u8])], payload: Vec<u8>) -> Packet {
     let mut out = Packet::new();
     out.header = template.header.clone();
     out.header.code = code;
@@ -473,7 +465,12 @@ impl SecurityContext {
             .and_then(|v| observe_value(v))
             == Some(0);
         let mut plaintext = Vec::with_capacity(request.payload.len() + 64);
-        build_plaintext(u8::from(request.header.code), &split.inner, &request.payload, &mut plaintext)?;
+        build_plaintext(
+            u8::from(request.header.code),
+            &split.inner,
+            &request.payload,
+            &mut plaintext,
+        )?;
 
         self.check_can_send(now)?;
         let mut piv_buf = [0u8; MAX_PARTIAL_IV_LEN];
@@ -629,7 +626,12 @@ impl SecurityContext {
         let notification = binding.observe && has_observe;
         let split = split_options(response, None, notification)?;
         let mut plaintext = Vec::with_capacity(response.payload.len() + 64);
-        build_plaintext(u8::from(response.header.code), &split.inner, &response.payload, &mut plaintext)?;
+        build_plaintext(
+            u8::from(response.header.code),
+            &split.inner,
+            &response.payload,
+            &mut plaintext,
+        )?;
 
         self.check_can_send(now)?;
         // ref: RFC 8613 §4.1.3.5.2 (notifications carry a Partial IV),
@@ -667,7 +669,12 @@ impl SecurityContext {
         } else {
             ResponseType::Changed
         };
-        Ok(assemble(response, MessageClass::Response(code), &outer, plaintext))
+        Ok(assemble(
+            response,
+            MessageClass::Response(code),
+            &outer,
+            plaintext,
+        ))
     }
 
     /// Verifies a response to the request of `binding` (RFC 8613 §8.4) and
@@ -723,7 +730,9 @@ impl SecurityContext {
         let inner_observe = inner.options.iter().any(|(n, _)| *n == number::OBSERVE);
         if inner_observe && !binding.observe {
             // ref: RFC 8613 §4.1.3.5.2 (stop processing)
-            return Err(Error::ResponseMismatch("Inner Observe in a response to a non-Observe request"));
+            return Err(Error::ResponseMismatch(
+                "Inner Observe in a response to a non-Observe request",
+            ));
         }
         let restored = restore(response, code, &inner, option.partial_iv.as_deref());
         if inner_observe {
@@ -741,7 +750,12 @@ impl SecurityContext {
 /// (Outer Class E options and the OSCORE option are discarded) and the Inner
 /// options, Code and payload.
 // ref: RFC 8613 §8.2 steps 7–8, §8.4 steps 6–7, §4.1.3.5.2 (Observe of notifications)
-fn restore(outer_msg: &Packet, code: MessageClass, inner: &Plaintext<'_>, response_piv: Option<&[u8]>) -> Packet {
+fn restore(
+    outer_msg: &Packet,
+    code: MessageClass,
+    inner: &Plaintext<'_>,
+    response_piv: Option<&[u8]>,
+) -> Packet {
     let mut options: Vec<(u16, &[u8])> = Vec::with_capacity(inner.options.len() + 2);
     for (&n, values) in outer_msg.options() {
         if option_class(n) == OptionClass::Outer && n != number::OSCORE {
