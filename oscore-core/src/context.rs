@@ -561,6 +561,28 @@ impl SecurityContext {
     pub fn recipient(&self) -> &RecipientContext {
         &self.recipient
     }
+    /// The parameters this context was derived from (for re-derivation, e.g.
+    /// key update, key-limits-01 §3.2, which keeps every parameter but the
+    /// Master Secret and Master Salt).
+    pub fn params(&self) -> ContextParams {
+        ContextParams {
+            master_secret: self.common.master_secret.clone(),
+            master_salt: self.common.master_salt.clone(),
+            sender_id: self.sender.sender_id.clone(),
+            recipient_id: self.recipient.recipient_id.clone(),
+            id_context: self.common.id_context.clone(),
+            aead: self.common.aead.alg(),
+            hkdf: self.common.hkdf.alg(),
+            replay_window: self.recipient.window.size(),
+            persist_step: self.persist_step,
+            limits: KeyLimits {
+                limit_q: self.sender.limit_q,
+                limit_v: self.recipient.limit_v,
+                exp: self.common.exp,
+            },
+        }
+    }
+
     /// The store, e.g. to hand it to a re-derived context.
     pub fn into_store(self) -> Box<dyn Store> {
         self.store

@@ -89,6 +89,7 @@ pub struct RequestBinding {
     id_detail: Option<Vec<u8>>,
     request_nonce_used: bool,
     notification_number: Option<u64>,
+    unnumbered_notification_seen: bool,
     completed: bool,
 }
 
@@ -511,6 +512,7 @@ impl SecurityContext {
                 id_detail: None,
                 request_nonce_used: false,
                 notification_number: None,
+                unnumbered_notification_seen: false,
                 completed: false,
             },
         ))
@@ -580,6 +582,7 @@ impl SecurityContext {
                 id_detail: option.id_detail.clone(),
                 request_nonce_used: false,
                 notification_number: None,
+                unnumbered_notification_seen: false,
                 completed: false,
             },
         ))
@@ -707,14 +710,24 @@ impl SecurityContext {
         self.check_exp(now)?;
         self.check_limit_v()?;
         let seq = option.partial_iv.as_deref().map(decode_partial_iv).transpose()?;
-        if binding.completed && !binding.observe {
+        // A request gets one final response; an observation ends with one.
+        if binding.completed {
             return Err(Error::Replay(ReplayOutcome::Replayed));
         }
-        if let (Some(seq), Some(last)) = (seq, binding.notification_number)
-            && seq <= last
-        {
-            // ref: RFC 8613 §7.4.1 (a notification not newer than the Notification Number)
-            return Err(Error::Replay(ReplayOutcome::Replayed));
+        if binding.observe {
+            // ref: RFC 8613 §7.4.1: notifications must be newer than the
+            // Notification Number (we take the "greater only" option, which also
+            // orders them); at most one notification without Partial IV, and
+            // it counts as the oldest.
+            let stale = match (seq, binding.notification_number) {
+                (Some(seq), Some(last)) => seq <= last,
+                (None, Some(_)) => true,
+                (None, None) => binding.unnumbered_notification_seen,
+                (Some(_), None) => false,
+            };
+            if stale {
+                return Err(Error::Replay(ReplayOutcome::Replayed));
+            }
         }
         let aad = self.aad(&binding.kid, &binding.partial_iv);
         let nonce = match option.partial_iv.as_deref() {
@@ -736,8 +749,9 @@ impl SecurityContext {
         }
         let restored = restore(response, code, &inner, option.partial_iv.as_deref());
         if inner_observe {
-            if let Some(seq) = seq {
-                binding.notification_number = Some(seq);
+            match seq {
+                Some(seq) => binding.notification_number = Some(seq),
+                None => binding.unnumbered_notification_seen = true,
             }
         } else {
             binding.completed = true;
