@@ -139,19 +139,6 @@ fn encode_uint(v: u32) -> Vec<u8> {
     bytes.get(start..).map(<[u8]>::to_vec).unwrap_or_default()
 }
 
-/// The single OSCORE option of a message, decoded.
-fn oscore_option(msg: &Packet) -> Result<OscoreOption, Error> {
-    let values = msg
-        .get_option(CoapOption::Oscore)
-        .filter(|l| !l.is_empty())
-        .ok_or(Error::MalformedOption("no OSCORE option"))?;
-    if values.len() != 1 {
-        return Err(Error::MalformedOption("repeated OSCORE option"));
-    }
-    let value = values.front().ok_or(Error::MalformedOption("no OSCORE option"))?;
-    OscoreOption::decode(value)
-}
-
 fn has_option(msg: &Packet, n: u16) -> bool {
     msg.get_option(CoapOption::from(n)).is_some_and(|l| !l.is_empty())
 }
@@ -232,92 +219,21 @@ fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
-/// Inner options in ascending order, plus the Outer ones.
-struct Split<'a> {
-    inner: Vec<(u16, &'a [u8])>,
-    outer: Vec<(u16, &'a [u8])>,
-}
-
-fn split_options<'a>(
-    msg: &'a Packet,
-    decomposed: Option<&'a DecomposedUri>,
-    notification: bool,
-) -> Result<Split<'a>, Error> {
-    let mut split = Split {
-        inner: Vec::new(),
-        outer: Vec::new(),
-    };
-    for (&n, values) in msg.options() {
-        for v in values {
-            match option_class(n) {
-                _ if n == number::OSCORE => {
-                    // ref: RFC 8613 §4.1.3.7 (nested OSCORE is not supported)
-                    return Err(Error::InvalidInput("message already has an OSCORE option"));
-                }
-                _ if n == number::PROXY_URI && decomposed.is_some() => {}
-                OptionClass::Inner => split.inner.push((n, v)),
-                OptionClass::Outer => split.outer.push((n, v)),
-                OptionClass::Both => {
-                    // ref: RFC 8613 §4.1.3.5.1 (requests: same value inside and out),
-                    // §4.1.3.5.2 (notifications: Inner Observe is empty)
-                    split.inner.push((n, if notification { &[] } else { v }));
-                    split.outer.push((n, v));
-                }
-            }
-        }
-    }
-    if let Some(d) = decomposed {
-        split.outer.push((number::PROXY_URI, &d.outer));
-        for (n, v) in &d.inner {
-            split.inner.push((*n, v));
-        }
-        // Stable: decomposed Uri-Path/Uri-Query keep their order.
-        split.inner.sort_by_key(|(n, _)| *n);
-        split.outer.sort_by_key(|(n, _)| *n);
-    }
-    Ok(split)
-}
-
-/// Builds the plaintext: Code, Inner options, and the payload after a marker.
-// ref: RFC 8613 §5.3
-fn build_plaintext(code: u8, inner: &[(u16, &[u8])], payload: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-    out.push(code);
-    let mut prev = 0;
-    for &(n, v) in inner {
-        encode_option(prev, n, v, out)?;
-        prev = n;
-    }
-    if !payload.is_empty() {
-        out.push(PAYLOAD_MARKER);
-        out.extend_from_slice(payload);
-    }
-    Ok(())
-}
-
-/// The decoded plaintext.
-struct Plaintext<'a> {
-    code: u8,
-    options: Vec<(u16, &'a [u8])>,
-    payload: &'a [u8],
-}
-
-fn parse_plaintext(plaintext: &[u8]) -> Result<Plaintext<'_>, Error> {
-    let (&code, rest) = plaintext
-        .split_first()
-        .ok_or(Error::MalformedMessage("empty plaintext"))?;
-    let mut options = Vec::new();
-    let payload = walk_options(rest, |n, v| {
-        if n == number::OSCORE {
-            return Err(Error::MalformedMessage("Inner OSCORE option"));
-        }
-        options.push((n, v));
-        Ok(())
-    })?;
-    Ok(Plaintext {
-        code,
-        options,
-        payload,
-    })
+/// An original message split for protection (RFC 8613 §4, §5.3): the
+/// plaintext of the COSE object and the Outer options of the OSCORE message
+/// (without the OSCORE option, which the caller adds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// Code, Inner options and payload (§5.3).
+    pub plaintext: Vec<u8>,
+    /// Outer options in ascending order.
+    pub outer: Vec<(u16, Vec<u8>)>,
+    /// The message carries an Observe option.
+    pub has_observe: bool,
+    /// For a request: an Observe registration (Observe = 0).
+    pub observe_registration: bool,
+    /// For a response: a notification (it has Observe and answers a registration).
+    pub notification: bool,
 }
 
 fn check_token(msg: &Packet) -> Result<(), Error> {
@@ -325,19 +241,6 @@ fn check_token(msg: &Packet) -> Result<(), Error> {
         return Err(Error::InvalidInput("token longer than 8 bytes"));
     }
     Ok(())
-}
-
-/// Builds an outgoing or restored packet from header fields and options.
-fn assemble(template: &Packet, code: MessageClass, options: &[(u16, &[u8])], payload: Vec<u8>) -> Packet {
-    let mut out = Packet::new();
-    out.header = template.header.clone();
-    out.header.code = code;
-    out.set_token(template.get_token().to_vec());
-    for &(n, v) in options {
-        out.add_option(CoapOption::from(n), v.to_vec());
-    }
-    out.payload = payload;
-    out
 }
 
 fn is_request(code: MessageClass) -> bool {
@@ -349,6 +252,268 @@ fn is_response(code: MessageClass) -> bool {
         || matches!(code, MessageClass::Reserved(c) if matches!(c >> 5, 2 | 4 | 5))
 }
 
+/// Splits a request into plaintext and Outer options, decomposing Proxy-Uri.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a message that is not a request, has an
+/// OSCORE option (§4.1.3.7), a token over 8 bytes or a bad Proxy-Uri.
+// ref: RFC 8613 §4.1, §4.1.3.3, §4.1.3.5.1, §5.3
+pub fn prepare_request(request: &Packet) -> Result<Prepared, Error> {
+    if !is_request(request.header.code) {
+        return Err(Error::InvalidInput("not a request"));
+    }
+    let decomposed = match request.get_first_option(CoapOption::ProxyUri) {
+        Some(uri) => {
+            if [
+                number::URI_PATH,
+                number::URI_QUERY,
+                number::URI_HOST,
+                number::URI_PORT,
+            ]
+            .iter()
+            .any(|&n| has_option(request, n))
+            {
+                return Err(Error::InvalidInput("Proxy-Uri together with Uri-* options"));
+            }
+            Some(decompose_proxy_uri(uri)?)
+        }
+        None => None,
+    };
+    let observe_registration = request
+        .get_first_option(CoapOption::Observe)
+        .and_then(|v| observe_value(v))
+        == Some(0);
+    split(request, decomposed.as_ref(), false, observe_registration)
+}
+
+/// Splits a response to a request that was (`request_observe`) or was not an
+/// Observe registration.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a message that is not a response, has an
+/// OSCORE option, Proxy-Uri or a token over 8 bytes.
+// ref: RFC 8613 §4.1, §4.1.3.5.2, §5.3
+pub fn prepare_response(response: &Packet, request_observe: bool) -> Result<Prepared, Error> {
+    if !is_response(response.header.code) {
+        return Err(Error::InvalidInput("not a response"));
+    }
+    if has_option(response, number::PROXY_URI) {
+        return Err(Error::InvalidInput("Proxy-Uri in a response"));
+    }
+    let notification = request_observe && has_option(response, number::OBSERVE);
+    split(response, None, notification, false)
+}
+
+fn split(
+    msg: &Packet,
+    decomposed: Option<&DecomposedUri>,
+    notification: bool,
+    observe_registration: bool,
+) -> Result<Prepared, Error> {
+    check_token(msg)?;
+    let mut inner: Vec<(u16, &[u8])> = Vec::new();
+    let mut outer: Vec<(u16, Vec<u8>)> = Vec::new();
+    for (&n, values) in msg.options() {
+        for v in values {
+            if n == number::OSCORE {
+                // ref: RFC 8613 §4.1.3.7 (nested OSCORE is not supported)
+                return Err(Error::InvalidInput("message already has an OSCORE option"));
+            }
+            if n == number::PROXY_URI && decomposed.is_some() {
+                continue;
+            }
+            match option_class(n) {
+                OptionClass::Inner => inner.push((n, v)),
+                OptionClass::Outer => outer.push((n, v.clone())),
+                OptionClass::Both => {
+                    // ref: RFC 8613 §4.1.3.5.1 (requests: same value inside and out),
+                    // §4.1.3.5.2 (notifications: Inner Observe is empty)
+                    inner.push((n, if notification { &[] } else { v }));
+                    outer.push((n, v.clone()));
+                }
+            }
+        }
+    }
+    if let Some(d) = decomposed {
+        outer.push((number::PROXY_URI, d.outer.clone()));
+        inner.extend(d.inner.iter().map(|(n, v)| (*n, v.as_slice())));
+        // Stable sorts: repeated options keep their order.
+        inner.sort_by_key(|(n, _)| *n);
+        outer.sort_by_key(|(n, _)| *n);
+    }
+    let mut plaintext =
+        Vec::with_capacity(msg.payload.len() + 16 + inner.iter().map(|(_, v)| v.len() + 3).sum::<usize>());
+    // ref: RFC 8613 §5.3: plaintext = Code ‖ Inner options ‖ 0xFF ‖ payload
+    plaintext.push(u8::from(msg.header.code));
+    let mut prev = 0;
+    for &(n, v) in &inner {
+        encode_option(prev, n, v, &mut plaintext)?;
+        prev = n;
+    }
+    if !msg.payload.is_empty() {
+        plaintext.push(PAYLOAD_MARKER);
+        plaintext.extend_from_slice(&msg.payload);
+    }
+    Ok(Prepared {
+        plaintext,
+        outer,
+        has_observe: has_option(msg, number::OBSERVE),
+        observe_registration,
+        notification,
+    })
+}
+
+/// Builds the OSCORE message: the header and token of `original`, the Outer
+/// Code (§4.2: POST / 2.04, or FETCH / 2.05 with Observe), the Outer options,
+/// the OSCORE option and `payload`.
+// ref: RFC 8613 §4.2, §4.1.3.5
+pub fn assemble_protected(
+    original: &Packet,
+    prepared: &Prepared,
+    option_value: &[u8],
+    payload: Vec<u8>,
+) -> Packet {
+    let code = match (is_request(original.header.code), prepared.has_observe) {
+        (true, false) => MessageClass::Request(RequestType::Post),
+        (true, true) => MessageClass::Request(RequestType::Fetch),
+        (false, false) => MessageClass::Response(ResponseType::Changed),
+        (false, true) => MessageClass::Response(ResponseType::Content),
+    };
+    let mut out = Packet::new();
+    out.header = original.header.clone();
+    out.header.code = code;
+    out.set_token(original.get_token().to_vec());
+    let mut oscore_added = false;
+    for (n, v) in &prepared.outer {
+        if !oscore_added && *n > number::OSCORE {
+            out.add_option(CoapOption::Oscore, option_value.to_vec());
+            oscore_added = true;
+        }
+        out.add_option(CoapOption::from(*n), v.clone());
+    }
+    if !oscore_added {
+        out.add_option(CoapOption::Oscore, option_value.to_vec());
+    }
+    out.payload = payload;
+    out
+}
+
+/// The single OSCORE option of a received message, decoded.
+///
+/// # Errors
+/// [`Error::MalformedOption`] when it is absent, repeated or malformed.
+pub fn decode_oscore_option(msg: &Packet) -> Result<OscoreOption, Error> {
+    let values = msg
+        .get_option(CoapOption::Oscore)
+        .filter(|l| !l.is_empty())
+        .ok_or(Error::MalformedOption("no OSCORE option"))?;
+    if values.len() != 1 {
+        return Err(Error::MalformedOption("repeated OSCORE option"));
+    }
+    let value = values.front().ok_or(Error::MalformedOption("no OSCORE option"))?;
+    OscoreOption::decode(value)
+}
+
+/// A verified plaintext turned back into the original message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restored {
+    /// The original message.
+    pub message: Packet,
+    /// Inner Observe was present (a registration/cancellation in a request,
+    /// a notification in a response).
+    pub inner_observe: bool,
+    /// For a request: an Observe registration (Inner Observe = 0).
+    pub observe_registration: bool,
+}
+
+/// Rebuilds the original request from the OSCORE message and the decrypted
+/// plaintext.
+///
+/// # Errors
+/// [`Error::MalformedMessage`] for a malformed plaintext or a non-request code.
+pub fn restore_request(protected: &Packet, plaintext: &[u8]) -> Result<Restored, Error> {
+    restore(protected, plaintext, true, None)
+}
+
+/// Rebuilds the original response; `response_piv` is its own Partial IV, if
+/// any (it sets the restored Observe value of a notification).
+///
+/// # Errors
+/// [`Error::MalformedMessage`] for a malformed plaintext or a non-response code.
+pub fn restore_response(
+    protected: &Packet,
+    plaintext: &[u8],
+    response_piv: Option<&[u8]>,
+) -> Result<Restored, Error> {
+    restore(protected, plaintext, false, response_piv)
+}
+
+/// Rebuilds the original message: Outer Class U options of the OSCORE message
+/// (Outer Class E options and the OSCORE option are discarded) and the Inner
+/// options, Code and payload.
+// ref: RFC 8613 §8.2 steps 7–8, §8.4 steps 6–7, §4.1.3.5.2 (Observe of notifications)
+fn restore(
+    protected: &Packet,
+    plaintext: &[u8],
+    request: bool,
+    response_piv: Option<&[u8]>,
+) -> Result<Restored, Error> {
+    let (&code, rest) = plaintext
+        .split_first()
+        .ok_or(Error::MalformedMessage("empty plaintext"))?;
+    let code = MessageClass::from(code);
+    if request && !is_request(code) {
+        return Err(Error::MalformedMessage("inner code is not a request"));
+    }
+    if !request && !is_response(code) {
+        return Err(Error::MalformedMessage("inner code is not a response"));
+    }
+    let mut inner: Vec<(u16, &[u8])> = Vec::new();
+    let payload = walk_options(rest, |n, v| {
+        if n == number::OSCORE {
+            return Err(Error::MalformedMessage("Inner OSCORE option"));
+        }
+        inner.push((n, v));
+        Ok(())
+    })?;
+    let inner_observe_value = inner.iter().find(|(n, _)| *n == number::OBSERVE).map(|(_, v)| *v);
+    let mut out = Packet::new();
+    out.header = protected.header.clone();
+    out.header.code = code;
+    out.set_token(protected.get_token().to_vec());
+    let mut options: Vec<(u16, &[u8])> = Vec::with_capacity(inner.len() + 2);
+    for (&n, values) in protected.options() {
+        if option_class(n) == OptionClass::Outer && n != number::OSCORE {
+            options.extend(values.iter().map(|v| (n, v.as_slice())));
+        }
+    }
+    // For a notification the Inner Observe is empty; the RFC lets the client
+    // use the three low bytes of the Partial IV as its value (§4.1.3.5.2).
+    let observe_from_piv: Option<Vec<u8>> = match response_piv {
+        Some(piv) if inner_observe_value.is_some() => {
+            let seq = piv.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+            Some(encode_uint(u32::try_from(seq & 0x00ff_ffff).unwrap_or(0)))
+        }
+        _ => None,
+    };
+    for &(n, v) in &inner {
+        match (&observe_from_piv, n == number::OBSERVE) {
+            (Some(value), true) => options.push((n, value)),
+            _ => options.push((n, v)),
+        }
+    }
+    options.sort_by_key(|(n, _)| *n);
+    for (n, v) in options {
+        out.add_option(CoapOption::from(n), v.to_vec());
+    }
+    out.payload = payload.to_vec();
+    Ok(Restored {
+        message: out,
+        inner_observe: inner_observe_value.is_some(),
+        observe_registration: request && inner_observe_value.and_then(observe_value) == Some(0),
+    })
+}
+
 impl SecurityContext {
     /// Checks, before any state moves, that one more message can be sent.
     fn check_can_send(&self, now: u64) -> Result<(), Error> {
@@ -357,12 +522,6 @@ impl SecurityContext {
             return Err(Error::LimitQReached);
         }
         Ok(())
-    }
-
-    /// Takes a sequence number and counts the encryption.
-    fn take_partial_iv(&mut self, buf: &mut [u8; MAX_PARTIAL_IV_LEN]) -> Result<usize, Error> {
-        let ssn = self.take_sequence_number()?;
-        Ok(encode_partial_iv(ssn, buf))
     }
 
     /// Encrypts `plaintext` in place and appends the tag.
@@ -443,45 +602,18 @@ impl SecurityContext {
         id_detail: Option<&[u8]>,
         now: u64,
     ) -> Result<(Packet, RequestBinding), Error> {
-        if !is_request(request.header.code) {
-            return Err(Error::InvalidInput("not a request"));
-        }
-        check_token(request)?;
-        let decomposed = match request.get_first_option(CoapOption::ProxyUri) {
-            Some(uri) => {
-                if has_option(request, number::URI_PATH)
-                    || has_option(request, number::URI_QUERY)
-                    || has_option(request, number::URI_HOST)
-                    || has_option(request, number::URI_PORT)
-                {
-                    return Err(Error::InvalidInput("Proxy-Uri together with Uri-* options"));
-                }
-                Some(decompose_proxy_uri(uri)?)
-            }
-            None => None,
-        };
-        let split = split_options(request, decomposed.as_ref(), false)?;
-        let observe = request
-            .get_first_option(CoapOption::Observe)
-            .and_then(|v| observe_value(v))
-            == Some(0);
-        let mut plaintext = Vec::with_capacity(request.payload.len() + 64);
-        build_plaintext(
-            u8::from(request.header.code),
-            &split.inner,
-            &request.payload,
-            &mut plaintext,
-        )?;
-
+        let mut prepared = prepare_request(request)?;
         self.check_can_send(now)?;
+        let ssn = self.take_sequence_number()?;
         let mut piv_buf = [0u8; MAX_PARTIAL_IV_LEN];
-        let piv_len = self.take_partial_iv(&mut piv_buf)?;
+        let piv_len = encode_partial_iv(ssn, &mut piv_buf);
         let piv = piv_buf.get(..piv_len).unwrap_or(&[]);
         let kid = self.sender.sender_id.clone();
 
         let aad = self.aad(&kid, piv);
         let nonce = self.nonce(&kid, piv)?;
-        self.seal(&nonce, &aad, &mut plaintext)?;
+        let mut payload = core::mem::take(&mut prepared.plaintext);
+        self.seal(&nonce, &aad, &mut payload)?;
 
         // ref: RFC 8613 §6.1 (requests carry kid and Partial IV; kid context
         // when an ID Context is used, as in Appendix C.6)
@@ -492,23 +624,13 @@ impl SecurityContext {
             id_detail: id_detail.map(<[u8]>::to_vec),
             ..OscoreOption::default()
         };
-        let option_value = option.encode()?;
-        let mut outer = split.outer;
-        outer.push((number::OSCORE, &option_value));
-        outer.sort_by_key(|(n, _)| *n);
-        // ref: RFC 8613 §4.2 (Outer Code POST), §4.1.3.5 (FETCH with Observe)
-        let code = if has_option(request, number::OBSERVE) {
-            RequestType::Fetch
-        } else {
-            RequestType::Post
-        };
-        let packet = assemble(request, MessageClass::Request(code), &outer, plaintext);
+        let packet = assemble_protected(request, &prepared, &option.encode()?, payload);
         Ok((
             packet,
             RequestBinding {
                 kid,
                 partial_iv: piv.to_vec(),
-                observe,
+                observe: prepared.observe_registration,
                 id_detail: None,
                 request_nonce_used: false,
                 notification_number: None,
@@ -529,7 +651,7 @@ impl SecurityContext {
         if !is_request(request.header.code) {
             return Err(Error::MalformedMessage("not a request"));
         }
-        let option = oscore_option(request)?;
+        let option = decode_oscore_option(request)?;
         let piv = option
             .partial_iv
             .as_deref()
@@ -560,25 +682,14 @@ impl SecurityContext {
         let aad = self.aad(kid, piv);
         let nonce = self.nonce(kid, piv)?;
         let plaintext = self.open(&nonce, &aad, &request.payload)?;
-        let inner = parse_plaintext(&plaintext)?;
-        let code = MessageClass::from(inner.code);
-        if !is_request(code) {
-            return Err(Error::MalformedMessage("inner code is not a request"));
-        }
-        let observe = inner
-            .options
-            .iter()
-            .find(|(n, _)| *n == number::OBSERVE)
-            .and_then(|(_, v)| observe_value(v))
-            == Some(0);
-        let restored = restore(request, code, &inner, None);
+        let restored = restore_request(request, &plaintext)?;
         self.accept_sequence_number(seq)?;
         Ok((
-            restored,
+            restored.message,
             RequestBinding {
                 kid: kid.to_vec(),
                 partial_iv: piv.to_vec(),
-                observe,
+                observe: restored.observe_registration,
                 id_detail: option.id_detail.clone(),
                 request_nonce_used: false,
                 notification_number: None,
@@ -618,31 +729,14 @@ impl SecurityContext {
         id_detail: Option<&[u8]>,
         now: u64,
     ) -> Result<Packet, Error> {
-        if !is_response(response.header.code) {
-            return Err(Error::InvalidInput("not a response"));
-        }
-        check_token(response)?;
-        if has_option(response, number::PROXY_URI) {
-            return Err(Error::InvalidInput("Proxy-Uri in a response"));
-        }
-        let has_observe = has_option(response, number::OBSERVE);
-        let notification = binding.observe && has_observe;
-        let split = split_options(response, None, notification)?;
-        let mut plaintext = Vec::with_capacity(response.payload.len() + 64);
-        build_plaintext(
-            u8::from(response.header.code),
-            &split.inner,
-            &response.payload,
-            &mut plaintext,
-        )?;
-
+        let mut prepared = prepare_response(response, binding.observe)?;
         self.check_can_send(now)?;
         // ref: RFC 8613 §4.1.3.5.2 (notifications carry a Partial IV),
         // §8.3 step 3 (a new Partial IV when the request nonce cannot be reused)
-        let own_piv = piv_mode == ResponsePiv::Own || notification || binding.request_nonce_used;
+        let own_piv = piv_mode == ResponsePiv::Own || prepared.notification || binding.request_nonce_used;
         let mut piv_buf = [0u8; MAX_PARTIAL_IV_LEN];
         let own = if own_piv {
-            let len = self.take_partial_iv(&mut piv_buf)?;
+            let len = encode_partial_iv(self.take_sequence_number()?, &mut piv_buf);
             Some(piv_buf.get(..len).unwrap_or(&[]))
         } else {
             None
@@ -652,31 +746,21 @@ impl SecurityContext {
             Some(piv) => self.nonce(&self.sender.sender_id, piv)?,
             None => self.nonce(&binding.kid, &binding.partial_iv)?,
         };
-        self.seal(&nonce, &aad, &mut plaintext)?;
+        let mut payload = core::mem::take(&mut prepared.plaintext);
+        self.seal(&nonce, &aad, &mut payload)?;
         if own.is_none() {
             binding.request_nonce_used = true;
         }
-
         let option = OscoreOption {
             partial_iv: own.map(<[u8]>::to_vec),
             id_detail: id_detail.map(<[u8]>::to_vec),
             ..OscoreOption::default()
         };
-        let option_value = option.encode()?;
-        let mut outer = split.outer;
-        outer.push((number::OSCORE, &option_value));
-        outer.sort_by_key(|(n, _)| *n);
-        // ref: RFC 8613 §4.2 (Outer Code 2.04), §4.1.3.5 (2.05 with Observe)
-        let code = if has_observe {
-            ResponseType::Content
-        } else {
-            ResponseType::Changed
-        };
-        Ok(assemble(
+        Ok(assemble_protected(
             response,
-            MessageClass::Response(code),
-            &outer,
-            plaintext,
+            &prepared,
+            &option.encode()?,
+            payload,
         ))
     }
 
@@ -698,7 +782,7 @@ impl SecurityContext {
         if !is_response(response.header.code) {
             return Err(Error::MalformedMessage("not a response"));
         }
-        let option = oscore_option(response)?;
+        let option = decode_oscore_option(response)?;
         if option.pairwise {
             return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
         }
@@ -710,90 +794,89 @@ impl SecurityContext {
         self.check_exp(now)?;
         self.check_limit_v()?;
         let seq = option.partial_iv.as_deref().map(decode_partial_iv).transpose()?;
-        // A request gets one final response; an observation ends with one.
-        if binding.completed {
-            return Err(Error::Replay(ReplayOutcome::Replayed));
-        }
-        if binding.observe {
-            // ref: RFC 8613 §7.4.1: notifications must be newer than the
-            // Notification Number (we take the "greater only" option, which also
-            // orders them); at most one notification without Partial IV, and
-            // it counts as the oldest.
-            let stale = match (seq, binding.notification_number) {
-                (Some(seq), Some(last)) => seq <= last,
-                (None, Some(_)) => true,
-                (None, None) => binding.unnumbered_notification_seen,
-                (Some(_), None) => false,
-            };
-            if stale {
-                return Err(Error::Replay(ReplayOutcome::Replayed));
-            }
-        }
+        binding.check_fresh(seq)?;
         let aad = self.aad(&binding.kid, &binding.partial_iv);
         let nonce = match option.partial_iv.as_deref() {
             Some(piv) => self.nonce(&self.recipient.recipient_id, piv)?,
             None => self.nonce(&binding.kid, &binding.partial_iv)?,
         };
         let plaintext = self.open(&nonce, &aad, &response.payload)?;
-        let inner = parse_plaintext(&plaintext)?;
-        let code = MessageClass::from(inner.code);
-        if !is_response(code) {
-            return Err(Error::MalformedMessage("inner code is not a response"));
+        let restored = restore_response(response, &plaintext, option.partial_iv.as_deref())?;
+        binding.record(seq, restored.inner_observe)?;
+        Ok(restored.message)
+    }
+}
+
+impl RequestBinding {
+    /// A binding for a request with this kid and Partial IV (for protocols
+    /// built on this crate, e.g. Group OSCORE).
+    pub fn new(kid: &[u8], partial_iv: &[u8], observe: bool) -> Self {
+        Self {
+            kid: kid.to_vec(),
+            partial_iv: partial_iv.to_vec(),
+            observe,
+            id_detail: None,
+            request_nonce_used: false,
+            notification_number: None,
+            unnumbered_notification_seen: false,
+            completed: false,
         }
-        let inner_observe = inner.options.iter().any(|(n, _)| *n == number::OBSERVE);
-        if inner_observe && !binding.observe {
-            // ref: RFC 8613 §4.1.3.5.2 (stop processing)
+    }
+
+    /// Takes the right to reuse the request nonce for a response: true the
+    /// first time, false afterwards (a later response needs its own Partial IV).
+    pub fn take_request_nonce(&mut self) -> bool {
+        !core::mem::replace(&mut self.request_nonce_used, true)
+    }
+
+    /// Client side: is a response with Partial IV `seq` (or none) acceptable?
+    /// Changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::Replay`] for a second final response, or a notification not
+    /// newer than the Notification Number.
+    pub fn check_fresh(&self, seq: Option<u64>) -> Result<(), Error> {
+        // A request gets one final response; an observation ends with one.
+        if self.completed {
+            return Err(Error::Replay(ReplayOutcome::Replayed));
+        }
+        if self.observe {
+            // ref: RFC 8613 §7.4.1: notifications must be newer than the
+            // Notification Number (we take the "greater only" option, which also
+            // orders them); at most one notification without Partial IV, and
+            // it counts as the oldest.
+            let stale = match (seq, self.notification_number) {
+                (Some(seq), Some(last)) => seq <= last,
+                (None, Some(_)) => true,
+                (None, None) => self.unnumbered_notification_seen,
+                (Some(_), None) => false,
+            };
+            if stale {
+                return Err(Error::Replay(ReplayOutcome::Replayed));
+            }
+        }
+        Ok(())
+    }
+
+    /// Client side: records a verified response.
+    ///
+    /// # Errors
+    /// [`Error::ResponseMismatch`] for an Inner Observe in a response to a
+    /// non-Observe request (§4.1.3.5.2: stop processing); nothing is recorded.
+    pub fn record(&mut self, seq: Option<u64>, inner_observe: bool) -> Result<(), Error> {
+        if inner_observe && !self.observe {
             return Err(Error::ResponseMismatch(
                 "Inner Observe in a response to a non-Observe request",
             ));
         }
-        let restored = restore(response, code, &inner, option.partial_iv.as_deref());
         if inner_observe {
             match seq {
-                Some(seq) => binding.notification_number = Some(seq),
-                None => binding.unnumbered_notification_seen = true,
+                Some(seq) => self.notification_number = Some(seq),
+                None => self.unnumbered_notification_seen = true,
             }
         } else {
-            binding.completed = true;
+            self.completed = true;
         }
-        Ok(restored)
+        Ok(())
     }
-}
-
-/// Rebuilds the original message: Outer Class U options of the OSCORE message
-/// (Outer Class E options and the OSCORE option are discarded) and the Inner
-/// options, Code and payload.
-// ref: RFC 8613 §8.2 steps 7–8, §8.4 steps 6–7, §4.1.3.5.2 (Observe of notifications)
-fn restore(
-    outer_msg: &Packet,
-    code: MessageClass,
-    inner: &Plaintext<'_>,
-    response_piv: Option<&[u8]>,
-) -> Packet {
-    let mut options: Vec<(u16, &[u8])> = Vec::with_capacity(inner.options.len() + 2);
-    for (&n, values) in outer_msg.options() {
-        if option_class(n) == OptionClass::Outer && n != number::OSCORE {
-            options.extend(values.iter().map(|v| (n, v.as_slice())));
-        }
-    }
-    // For a notification the Inner Observe is empty; the RFC lets the client
-    // use the three low bytes of the Partial IV as its value (§4.1.3.5.2).
-    let observe_from_piv: Option<Vec<u8>> = match response_piv {
-        Some(piv) if inner.options.iter().any(|(n, _)| *n == number::OBSERVE) => {
-            let seq = piv.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-            Some(encode_uint(u32::try_from(seq & 0x00ff_ffff).unwrap_or(0)))
-        }
-        _ => None,
-    };
-    for &(n, v) in &inner.options {
-        if n == number::OBSERVE
-            && let Some(value) = &observe_from_piv
-        {
-            options.push((n, value));
-            continue;
-        }
-        options.push((n, v));
-    }
-    options.sort_by_key(|(n, _)| *n);
-    assemble(outer_msg, code, &options, inner.payload.to_vec())
 }
