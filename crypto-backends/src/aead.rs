@@ -135,13 +135,7 @@ where
         Ok(())
     }
 
-    fn open_detached(
-        &self,
-        nonce: &[u8],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8],
-    ) -> Result<(), CryptoError> {
+    fn open_detached(&self, nonce: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), CryptoError> {
         let nonce = <&Nonce<C>>::try_from(nonce).map_err(|_| CryptoError)?;
         let tag = <&Tag<C>>::try_from(tag).map_err(|_| CryptoError)?;
         let result = self
@@ -154,5 +148,28 @@ where
             return Err(CryptoError);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let key = [0xabu8; 16];
+        let prepared = RustCryptoAeadKey {
+            alg: AlgorithmId::AES_CCM_16_64_128,
+            cipher: AesCcm16_64_128::new_from_slice(&key).unwrap(),
+        };
+        let debug = format!("{prepared:?}");
+        assert_eq!(debug, "RustCryptoAeadKey { alg: AES-CCM-16-64-128(10), .. }");
+        assert_eq!(
+            format!("{AES_CCM_16_64_128:?}"),
+            "RustCryptoAead { alg: AES-CCM-16-64-128(10) }"
+        );
     }
 }

@@ -44,11 +44,7 @@ impl KeyAgreement for X25519Agreement {
         LEN_32
     }
 
-    fn agree(
-        &self,
-        private_key: &[u8],
-        peer_public_key: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    fn agree(&self, private_key: &[u8], peer_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let secret = x25519_dalek::StaticSecret::from(*secret_32(private_key)?);
         let peer: [u8; LEN_32] = peer_public_key.try_into().map_err(|_| CryptoError)?;
         let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(peer));
@@ -115,11 +111,7 @@ impl KeyAgreement for P256Ecdh {
         LEN_32
     }
 
-    fn agree(
-        &self,
-        private_key: &[u8],
-        peer_public_key: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    fn agree(&self, private_key: &[u8], peer_public_key: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let secret = decode_p256_secret(private_key)?;
         let peer = decode_p256_public(peer_public_key)?;
         let shared = secret.diffie_hellman(&peer);

@@ -32,13 +32,7 @@ impl Hkdf for HkdfSha256 {
         HASH_LEN
     }
 
-    fn derive(
-        &self,
-        salt: &[u8],
-        ikm: &[u8],
-        info: &[u8],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
+    fn derive(&self, salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CryptoError> {
         // An empty salt is HMAC-keyed with zero bytes, which HMAC pads to the
         // same block as RFC 5869's "HashLen zeros" default.
         let hkdf = hkdf::Hkdf::<Sha256>::new(Some(salt), ikm);

@@ -95,7 +95,9 @@ impl Signature for Ed25519 {
 
     fn signing_key(&self, private_key: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
         let seed = secret_32(private_key)?;
-        Ok(Box::new(Ed25519SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed))))
+        Ok(Box::new(Ed25519SigningKey(
+            ed25519_dalek::SigningKey::from_bytes(&seed),
+        )))
     }
 
     fn verifying_key(&self, public_key: &[u8]) -> Result<Box<dyn VerifyingKey>, CryptoError> {
@@ -179,7 +181,9 @@ impl Signature for Es256 {
 
     fn verifying_key(&self, public_key: &[u8]) -> Result<Box<dyn VerifyingKey>, CryptoError> {
         let public = decode_p256_public(public_key)?;
-        Ok(Box::new(Es256VerifyingKey(p256::ecdsa::VerifyingKey::from(public))))
+        Ok(Box::new(Es256VerifyingKey(p256::ecdsa::VerifyingKey::from(
+            public,
+        ))))
     }
 }
 
@@ -219,5 +223,22 @@ impl VerifyingKey for Es256VerifyingKey {
         }
         let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| CryptoError)?;
         self.0.verify(msg, &sig).map_err(|_| CryptoError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let seed = [0x11u8; 32];
+        let ed = Ed25519SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed));
+        assert_eq!(format!("{ed:?}"), "Ed25519SigningKey { .. }");
+        let es = Es256SigningKey(p256::ecdsa::SigningKey::from_slice(&seed).unwrap());
+        assert_eq!(format!("{es:?}"), "Es256SigningKey { .. }");
     }
 }
