@@ -40,7 +40,7 @@ fn section_5_1_compressed_examples() {
         assert_eq!(OscoreOption::decode(&encoded).unwrap(), option);
         // Payload layout: ciphertext ‖ 64-byte countersignature.
         assert_eq!(
-            ex["payload_len"].as_u64().unwrap() as usize,
+            usize::try_from(ex["payload_len"].as_u64().unwrap()).unwrap(),
             hex(&ex["ciphertext"]).len() + 64
         );
     }
