@@ -829,6 +829,11 @@ impl RequestBinding {
         !core::mem::replace(&mut self.request_nonce_used, true)
     }
 
+    /// Client side: a final (non-notification) response was verified.
+    pub fn is_completed(&self) -> bool {
+        self.completed
+    }
+
     /// Client side: is a response with Partial IV `seq` (or none) acceptable?
     /// Changes nothing.
     ///

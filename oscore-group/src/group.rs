@@ -15,7 +15,7 @@ use oscore_core::protect::{
     Prepared, RequestBinding, assemble_protected, decode_oscore_option, number, prepare_request,
     prepare_response, restore_request, restore_response,
 };
-use oscore_core::replay::{ReplayOutcome, ReplayWindow};
+use oscore_core::replay::{ReplayOutcome, ReplayState, ReplayWindow};
 use oscore_core::store::{PersistedState, Store};
 use zeroize::Zeroizing;
 
@@ -53,7 +53,9 @@ pub struct GroupRequest {
     gid: Vec<u8>,
     observe: bool,
     pairwise_with: Option<Vec<u8>>,
-    responders: BTreeMap<Vec<u8>, RequestBinding>,
+    /// Per responding member: the Gid of its last verified response and the
+    /// freshness state (final response seen, Notification Number).
+    responders: BTreeMap<Vec<u8>, (Vec<u8>, RequestBinding)>,
 }
 
 impl GroupRequest {
@@ -256,6 +258,20 @@ fn seal(
 fn raw_option(msg: &Packet) -> &[u8] {
     msg.get_first_option(CoapOption::Oscore)
         .map_or(&[], Vec::as_slice)
+}
+
+/// The replay window right after synchronising on sequence number `seq`:
+/// `seq` is the reference point, and nothing at or below it is fresh
+/// (App. E.2: later requests must be "fresher than the last one received").
+// ref: groupcomm-08 App. E.1–E.3
+fn synced_window(size: u32, seq: u64) -> ReplayWindow {
+    ReplayWindow::from_state(
+        size,
+        ReplayState {
+            highest: Some(seq),
+            bitmap: u128::MAX,
+        },
+    )
 }
 
 /// The Echo option value of a message, if any (e.g. of a 4.01 challenge).
@@ -720,9 +736,10 @@ impl Group {
                 binding,
             });
         }
+        let size = self.params.replay_window;
         match self.params.sync {
             ReplaySync::BestEffort | ReplaySync::Baseline { deliver_first: true } => {
-                recipient.window.accept(seq);
+                recipient.window = synced_window(size, seq);
                 recipient.synced = true;
                 Ok(RequestOutcome::Deliver {
                     request: restored.message,
@@ -730,7 +747,7 @@ impl Group {
                 })
             }
             ReplaySync::Baseline { deliver_first: false } => {
-                recipient.window.accept(seq);
+                recipient.window = synced_window(size, seq);
                 recipient.synced = true;
                 Ok(RequestOutcome::Synchronized)
             }
@@ -740,8 +757,7 @@ impl Group {
                     && bool::from(subtle::ConstantTimeEq::ct_eq(sent, got))
                 {
                     // ref: groupcomm-08 App. E.3: the window is set from this request
-                    recipient.window = ReplayWindow::new(self.params.replay_window);
-                    recipient.window.accept(seq);
+                    recipient.window = synced_window(size, seq);
                     recipient.synced = true;
                     recipient.echo = None;
                     return Ok(RequestOutcome::Deliver {
@@ -1008,11 +1024,36 @@ impl Group {
         request: &mut GroupRequest,
     ) -> Result<GroupResponse, GroupError> {
         let created = self.ensure_recipient(use_current, kid)?;
+        let epoch_gid = if use_current {
+            self.current.gid.clone()
+        } else {
+            self.old.as_ref().map(|o| o.epoch.gid.clone()).unwrap_or_default()
+        };
+        let current_gid = self.current.gid.clone();
         let result = (|| {
             let seq = option.partial_iv.as_deref().map(decode_partial_iv).transpose()?;
-            let fresh = RequestBinding::new(&request.kid, &request.partial_iv, request.observe);
-            let binding = request.responders.get(kid).unwrap_or(&fresh);
-            binding.check_fresh(seq)?;
+            let fresh = || RequestBinding::new(&request.kid, &request.partial_iv, request.observe);
+            // Notification Numbers compare Partial IVs of one Sender Context:
+            // a response under a newer group context starts a new sequence,
+            // one under an older context than the last accepted is stale.
+            // ref: RFC 8613 §7.4.1; groupcomm-08 §7.3.1, §7.4.1
+            let keep = match request.responders.get(kid) {
+                None => false,
+                Some((gid, b)) if *gid == epoch_gid => {
+                    b.check_fresh(seq)?;
+                    true
+                }
+                Some((_, b)) if b.is_completed() => {
+                    return Err(CoreError::Replay(ReplayOutcome::Replayed).into());
+                }
+                Some((gid, _)) if *gid == current_gid => {
+                    return Err(CoreError::Replay(ReplayOutcome::TooOld).into());
+                }
+                Some(_) => false,
+            };
+            if !keep {
+                fresh().check_fresh(seq)?;
+            }
             if option.pairwise {
                 self.ensure_pairwise(use_current, kid, false)?;
             }
@@ -1031,12 +1072,22 @@ impl Group {
                 false,
             )?;
             let restored = restore_response(response, &plaintext, option.partial_iv.as_deref())?;
-            let mut binding = request
-                .responders
-                .remove(kid)
-                .unwrap_or_else(|| RequestBinding::new(&request.kid, &request.partial_iv, request.observe));
+            let mut binding = match request.responders.remove(kid) {
+                Some((_, b)) if keep => b,
+                other => {
+                    // Put a replaced entry back until this response is recorded.
+                    if let Some(entry) = other {
+                        request.responders.insert(kid.to_vec(), entry);
+                    }
+                    fresh()
+                }
+            };
             let recorded = binding.record(seq, restored.inner_observe);
-            request.responders.insert(kid.to_vec(), binding);
+            if recorded.is_ok() || keep {
+                request
+                    .responders
+                    .insert(kid.to_vec(), (epoch_gid.clone(), binding));
+            }
             recorded?;
             Ok(GroupResponse {
                 message: restored.message,
