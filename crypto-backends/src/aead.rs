@@ -48,10 +48,7 @@ impl<C> RustCryptoAead<C> {
     /// Describes cipher `C` under COSE identifier `alg`.
     #[must_use]
     pub const fn new(alg: AlgorithmId) -> Self {
-        Self {
-            alg,
-            _cipher: PhantomData,
-        }
+        Self { alg, _cipher: PhantomData }
     }
 }
 
@@ -85,10 +82,7 @@ where
         // `new_from_slice` checks the length; the key schedule lives in `C`,
         // which wipes itself on drop (see `RustCryptoAeadKey`).
         let cipher = C::new_from_slice(key).map_err(|_| CryptoError)?;
-        Ok(Box::new(RustCryptoAeadKey {
-            alg: self.alg,
-            cipher,
-        }))
+        Ok(Box::new(RustCryptoAeadKey { alg: self.alg, cipher }))
     }
 }
 
@@ -106,9 +100,7 @@ pub struct RustCryptoAeadKey<C> {
 
 impl<C> fmt::Debug for RustCryptoAeadKey<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RustCryptoAeadKey")
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
+        f.debug_struct("RustCryptoAeadKey").field("alg", &self.alg).finish_non_exhaustive()
     }
 }
 
@@ -127,10 +119,7 @@ where
         if tag.len() != <C as AeadCore>::TagSize::USIZE {
             return Err(CryptoError);
         }
-        let computed = self
-            .cipher
-            .encrypt_inout_detached(nonce, aad, buf.into())
-            .map_err(|_| CryptoError)?;
+        let computed = self.cipher.encrypt_inout_detached(nonce, aad, buf.into()).map_err(|_| CryptoError)?;
         tag.copy_from_slice(&computed);
         Ok(())
     }
@@ -138,9 +127,7 @@ where
     fn open_detached(&self, nonce: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), CryptoError> {
         let nonce = <&Nonce<C>>::try_from(nonce).map_err(|_| CryptoError)?;
         let tag = <&Tag<C>>::try_from(tag).map_err(|_| CryptoError)?;
-        let result = self
-            .cipher
-            .decrypt_inout_detached(nonce, aad, (&mut *buf).into(), tag);
+        let result = self.cipher.decrypt_inout_detached(nonce, aad, (&mut *buf).into(), tag);
         if result.is_err() {
             // Never hand back unauthenticated plaintext (CCM decrypts before
             // it can check the tag).
@@ -167,9 +154,6 @@ mod tests {
         };
         let debug = format!("{prepared:?}");
         assert_eq!(debug, "RustCryptoAeadKey { alg: AES-CCM-16-64-128(10), .. }");
-        assert_eq!(
-            format!("{AES_CCM_16_64_128:?}"),
-            "RustCryptoAead { alg: AES-CCM-16-64-128(10) }"
-        );
+        assert_eq!(format!("{AES_CCM_16_64_128:?}"), "RustCryptoAead { alg: AES-CCM-16-64-128(10) }");
     }
 }

@@ -45,13 +45,7 @@ use oscore_core::crypto::{Aead, CryptoProvider, Hkdf, KeyAgreement, Signature};
 
 /// The RustCrypto provider: every algorithm listed in the [crate documentation](crate).
 pub static RUSTCRYPTO: CryptoProvider = CryptoProvider {
-    aeads: &[
-        &AES_CCM_16_64_128 as &dyn Aead,
-        &AES_CCM_16_128_128,
-        &A128GCM,
-        &A256GCM,
-        &CHACHA20_POLY1305,
-    ],
+    aeads: &[&AES_CCM_16_64_128 as &dyn Aead, &AES_CCM_16_128_128, &A128GCM, &A256GCM, &CHACHA20_POLY1305],
     hkdfs: &[&HKDF_SHA256 as &dyn Hkdf],
     signatures: &[&ED25519 as &dyn Signature, &ES256],
     key_agreements: &[&X25519 as &dyn KeyAgreement, &P256_ECDH],

@@ -95,9 +95,7 @@ impl Signature for Ed25519 {
 
     fn signing_key(&self, private_key: &[u8]) -> Result<Box<dyn SigningKey>, CryptoError> {
         let seed = secret_32(private_key)?;
-        Ok(Box::new(Ed25519SigningKey(
-            ed25519_dalek::SigningKey::from_bytes(&seed),
-        )))
+        Ok(Box::new(Ed25519SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed))))
     }
 
     fn verifying_key(&self, public_key: &[u8]) -> Result<Box<dyn VerifyingKey>, CryptoError> {
@@ -181,9 +179,7 @@ impl Signature for Es256 {
 
     fn verifying_key(&self, public_key: &[u8]) -> Result<Box<dyn VerifyingKey>, CryptoError> {
         let public = decode_p256_public(public_key)?;
-        Ok(Box::new(Es256VerifyingKey(p256::ecdsa::VerifyingKey::from(
-            public,
-        ))))
+        Ok(Box::new(Es256VerifyingKey(p256::ecdsa::VerifyingKey::from(public))))
     }
 }
 

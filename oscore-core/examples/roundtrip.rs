@@ -22,16 +22,10 @@ fn params(vectors: &Value, section: &str) -> Result<ContextParams, Box<dyn std::
         .and_then(|a| a.iter().find(|e| e["section"] == section))
         .ok_or("section missing from the vector file")?;
     let field = |name: &str| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        Ok(hex::decode(
-            entry["inputs"][name].as_str().ok_or("not a string")?,
-        )?)
+        Ok(hex::decode(entry["inputs"][name].as_str().ok_or("not a string")?)?)
     };
-    Ok(ContextParams::new(
-        &field("master_secret")?,
-        &field("sender_id")?,
-        &field("recipient_id")?,
-    )
-    .with_master_salt(&field("master_salt")?))
+    Ok(ContextParams::new(&field("master_secret")?, &field("sender_id")?, &field("recipient_id")?)
+        .with_master_salt(&field("master_salt")?))
 }
 
 fn show(label: &str, packet: &Packet) -> Result<(), Error> {
@@ -43,10 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vectors: Value = serde_json::from_str(VECTORS)?;
     // The C.4 request is sent with sender sequence number 20: resume there, as
     // a context restored from its store would.
-    let resume_at_20 = MemoryStore::with_state(PersistedState {
-        ssn_bound: 20,
-        ..Default::default()
-    });
+    let resume_at_20 = MemoryStore::with_state(PersistedState { ssn_bound: 20, ..Default::default() });
     let mut client =
         SecurityContext::derive_with_store(&RUSTCRYPTO, &params(&vectors, "C.1.1")?, Box::new(resume_at_20))?;
     let mut server = SecurityContext::derive(&RUSTCRYPTO, &params(&vectors, "C.1.2")?)?;
@@ -69,10 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hex::encode(client.sender().sender_key()) == expected("C.1.1", "sender_key")
             && hex::encode(server.sender().sender_key()) == expected("C.1.2", "sender_key"),
     );
-    println!(
-        "common IV                    {}",
-        hex::encode(client.common().common_iv())
-    );
+    println!("common IV                    {}", hex::encode(client.common().common_iv()));
 
     let mut request = Packet::new();
     request.header.set_type(MessageType::Confirmable);
@@ -107,14 +95,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let verified = client.verify_response(&protected, &mut client_binding, 0)?;
     show("verified response", &verified)?;
-    assert_eq!(
-        verified, response,
-        "the client must recover the original response"
-    );
-    println!(
-        "payload                      {}",
-        String::from_utf8_lossy(&verified.payload)
-    );
+    assert_eq!(verified, response, "the client must recover the original response");
+    println!("payload                      {}", String::from_utf8_lossy(&verified.payload));
     if !all_match {
         return Err("output differs from RFC 8613 Appendix C".into());
     }

@@ -32,11 +32,7 @@ pub struct KeyLimits {
 
 impl Default for KeyLimits {
     fn default() -> Self {
-        Self {
-            limit_q: u64::MAX,
-            limit_v: u64::MAX,
-            exp: None,
-        }
+        Self { limit_q: u64::MAX, limit_v: u64::MAX, exp: None }
     }
 }
 
@@ -433,9 +429,7 @@ pub struct DerivedKeys {
 
 impl fmt::Debug for DerivedKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DerivedKeys")
-            .field("common_iv", &Hex(&self.common_iv))
-            .finish_non_exhaustive()
+        f.debug_struct("DerivedKeys").field("common_iv", &Hex(&self.common_iv)).finish_non_exhaustive()
     }
 }
 
@@ -446,18 +440,12 @@ impl fmt::Debug for DerivedKeys {
 /// for the nonce, equal Sender and Recipient IDs).
 // ref: RFC 8613 §3.2.1
 pub fn derive_keys(provider: &CryptoProvider, params: &ContextParams) -> Result<DerivedKeys, Error> {
-    let aead = provider
-        .aead(params.aead)
-        .ok_or(Error::UnsupportedAlgorithm(params.aead))?;
-    let hkdf = provider
-        .hkdf(params.hkdf)
-        .ok_or(Error::UnsupportedAlgorithm(params.hkdf))?;
+    let aead = provider.aead(params.aead).ok_or(Error::UnsupportedAlgorithm(params.aead))?;
+    let hkdf = provider.hkdf(params.hkdf).ok_or(Error::UnsupportedAlgorithm(params.hkdf))?;
     // ref: RFC 8613 §3.3: the Sender ID length is at most nonce length − 6
     let max_id = aead.nonce_len().saturating_sub(6);
     if params.sender_id.len() > max_id || params.recipient_id.len() > max_id {
-        return Err(Error::InvalidContext(
-            "Sender/Recipient ID longer than nonce length - 6",
-        ));
+        return Err(Error::InvalidContext("Sender/Recipient ID longer than nonce length - 6"));
     }
     // ref: RFC 8613 §3.3: Sender IDs are unique; equal IDs would make both
     // directions use one key and one nonce space.
@@ -465,24 +453,17 @@ pub fn derive_keys(provider: &CryptoProvider, params: &ContextParams) -> Result<
         return Err(Error::InvalidContext("Sender ID equals Recipient ID"));
     }
     let d = |id: &[u8], kind, len| {
-        KdfInfo {
-            id,
-            id_context: params.id_context.as_deref(),
-            alg_aead: params.aead,
-            kind,
-            len,
-        }
-        .derive(hkdf, &params.master_salt, &params.master_secret)
+        KdfInfo { id, id_context: params.id_context.as_deref(), alg_aead: params.aead, kind, len }.derive(
+            hkdf,
+            &params.master_salt,
+            &params.master_secret,
+        )
     };
     let sender_key = d(&params.sender_id, KdfType::Key, aead.key_len())?;
     let recipient_key = d(&params.recipient_id, KdfType::Key, aead.key_len())?;
     // ref: RFC 8613 §3.2.1: the Common IV uses the empty id and L = nonce length
     let common_iv = d(&[], KdfType::Iv, aead.nonce_len())?.to_vec();
-    Ok(DerivedKeys {
-        sender_key,
-        recipient_key,
-        common_iv,
-    })
+    Ok(DerivedKeys { sender_key, recipient_key, common_iv })
 }
 
 impl SecurityContext {
@@ -506,12 +487,8 @@ impl SecurityContext {
         mut store: Box<dyn Store>,
     ) -> Result<Self, Error> {
         let keys = derive_keys(provider, params)?;
-        let aead = provider
-            .aead(params.aead)
-            .ok_or(Error::UnsupportedAlgorithm(params.aead))?;
-        let hkdf = provider
-            .hkdf(params.hkdf)
-            .ok_or(Error::UnsupportedAlgorithm(params.hkdf))?;
+        let aead = provider.aead(params.aead).ok_or(Error::UnsupportedAlgorithm(params.aead))?;
+        let hkdf = provider.hkdf(params.hkdf).ok_or(Error::UnsupportedAlgorithm(params.hkdf))?;
         let persisted = store.load()?.unwrap_or_default();
         let window = match persisted.replay {
             Some(state) => ReplayWindow::from_state(params.replay_window, state),
@@ -632,11 +609,7 @@ impl SecurityContext {
     /// Fails if the Recipient Key is past 'limit_v'.
     // ref: key-limits-01 §2.3.2 ("After count_v has exceeded limit_v ... MUST NOT be decrypted")
     pub(crate) fn check_limit_v(&self) -> Result<(), Error> {
-        if self.recipient.count_v > self.recipient.limit_v {
-            Err(Error::LimitVReached)
-        } else {
-            Ok(())
-        }
+        if self.recipient.count_v > self.recipient.limit_v { Err(Error::LimitVReached) } else { Ok(()) }
     }
 
     /// Counts a failed decryption (never a replay).

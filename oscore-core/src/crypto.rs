@@ -271,14 +271,8 @@ impl fmt::Debug for CryptoProvider {
         f.debug_struct("CryptoProvider")
             .field("aeads", &self.aeads.iter().map(|a| a.alg()).collect::<Vec<_>>())
             .field("hkdfs", &self.hkdfs.iter().map(|h| h.alg()).collect::<Vec<_>>())
-            .field(
-                "signatures",
-                &self.signatures.iter().map(|s| s.alg()).collect::<Vec<_>>(),
-            )
-            .field(
-                "key_agreements",
-                &self.key_agreements.iter().map(|k| k.curve()).collect::<Vec<_>>(),
-            )
+            .field("signatures", &self.signatures.iter().map(|s| s.alg()).collect::<Vec<_>>())
+            .field("key_agreements", &self.key_agreements.iter().map(|k| k.curve()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }

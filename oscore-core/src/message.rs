@@ -47,9 +47,8 @@ pub fn walk_options<'a>(
         let number16 =
             u16::try_from(number).map_err(|_| Error::MalformedMessage("option number too large"))?;
         let len = usize::try_from(len).map_err(|_| Error::MalformedMessage("option length"))?;
-        let (value, tail) = rest
-            .split_at_checked(len)
-            .ok_or(Error::MalformedMessage("truncated option value"))?;
+        let (value, tail) =
+            rest.split_at_checked(len).ok_or(Error::MalformedMessage("truncated option value"))?;
         f(number16, value)?;
         rest = tail;
     }
@@ -60,16 +59,13 @@ fn read_extended(nibble: u8, rest: &mut &[u8]) -> Result<u32, Error> {
     match nibble {
         0..=12 => Ok(u32::from(nibble)),
         13 => {
-            let (&b, tail) = rest
-                .split_first()
-                .ok_or(Error::MalformedMessage("truncated option header"))?;
+            let (&b, tail) = rest.split_first().ok_or(Error::MalformedMessage("truncated option header"))?;
             *rest = tail;
             Ok(u32::from(b) + 13)
         }
         14 => {
-            let (b, tail) = rest
-                .split_first_chunk::<2>()
-                .ok_or(Error::MalformedMessage("truncated option header"))?;
+            let (b, tail) =
+                rest.split_first_chunk::<2>().ok_or(Error::MalformedMessage("truncated option header"))?;
             *rest = tail;
             Ok(u32::from(u16::from_be_bytes(*b)) + 269)
         }
@@ -83,9 +79,7 @@ fn read_extended(nibble: u8, rest: &mut &[u8]) -> Result<u32, Error> {
 /// [`Error::InvalidInput`] if options are not in ascending order or a value
 /// is longer than 65804 bytes.
 pub fn encode_option(prev: u16, number: u16, value: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-    let delta = number
-        .checked_sub(prev)
-        .ok_or(Error::InvalidInput("options not in ascending order"))?;
+    let delta = number.checked_sub(prev).ok_or(Error::InvalidInput("options not in ascending order"))?;
     let len = u32::try_from(value.len()).map_err(|_| Error::InvalidInput("option too long"))?;
     if len > 65535 + 269 {
         return Err(Error::InvalidInput("option too long"));
@@ -125,9 +119,8 @@ fn push_extended(n: u8, ext: u32, out: &mut Vec<u8>) {
 /// message with anything after the header, malformed options, or a payload
 /// marker without payload.
 pub fn parse_udp(bytes: &[u8]) -> Result<Packet, Error> {
-    let (header, rest) = bytes
-        .split_first_chunk::<4>()
-        .ok_or(Error::MalformedMessage("shorter than the 4-byte header"))?;
+    let (header, rest) =
+        bytes.split_first_chunk::<4>().ok_or(Error::MalformedMessage("shorter than the 4-byte header"))?;
     let [first, code, _, _] = *header;
     // ref: RFC 7252 §3 (Ver MUST be 1)
     if first >> 6 != 1 {
@@ -145,9 +138,7 @@ pub fn parse_udp(bytes: &[u8]) -> Result<Packet, Error> {
     if code == 0 && (tkl != 0 || !rest.is_empty()) {
         return Err(Error::MalformedMessage("Empty message with content"));
     }
-    let options = rest
-        .get(tkl..)
-        .ok_or(Error::MalformedMessage("truncated token"))?;
+    let options = rest.get(tkl..).ok_or(Error::MalformedMessage("truncated token"))?;
     walk_options(options, |_, _| Ok(()))?;
     Packet::from_bytes(bytes).map_err(|_| Error::MalformedMessage("rejected by CoAP parser"))
 }
@@ -158,9 +149,7 @@ pub fn parse_udp(bytes: &[u8]) -> Result<Packet, Error> {
 /// # Errors
 /// [`Error::InvalidInput`] when coap-lite cannot serialise it.
 pub fn to_bytes(packet: &Packet) -> Result<Vec<u8>, Error> {
-    packet
-        .to_bytes_unlimited()
-        .map_err(|_| Error::InvalidInput("packet cannot be serialised"))
+    packet.to_bytes_unlimited().map_err(|_| Error::InvalidInput("packet cannot be serialised"))
 }
 
 #[cfg(test)]

@@ -53,13 +53,31 @@ pub struct OscoreOption {
     pub extension_1: bool,
 }
 
-impl OscoreOption {
+/// A decoded OSCORE option value that borrows from the message: the
+/// allocation-free form of [`OscoreOption`] for hot paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OscoreOptionView<'a> {
+    /// The Partial IV, 1..=5 bytes, or absent.
+    pub partial_iv: Option<&'a [u8]>,
+    /// The kid context, or absent (flag h).
+    pub kid_context: Option<&'a [u8]>,
+    /// The kid, or absent (flag k).
+    pub kid: Option<&'a [u8]>,
+    /// The groupcomm-08 Pairwise Flag (0x20).
+    pub pairwise: bool,
+    /// The key-limits-01 'id detail', or absent (flag d).
+    pub id_detail: Option<&'a [u8]>,
+    /// The value had the second flag byte (Extension-1).
+    pub extension_1: bool,
+}
+
+impl<'a> OscoreOptionView<'a> {
     /// Decodes an option value.
     ///
     /// # Errors
     /// [`Error::MalformedOption`] for reserved bits, reserved `n`, truncated
     /// fields, trailing bytes, or a non-empty value whose flags are all zero.
-    pub fn decode(value: &[u8]) -> Result<Self, Error> {
+    pub fn decode(value: &'a [u8]) -> Result<Self, Error> {
         let mut out = Self::default();
         let Some((&flags, mut rest)) = value.split_first() else {
             // ref: RFC 8613 §6.1: all flags zero ⇔ empty value
@@ -80,9 +98,8 @@ impl OscoreOption {
         let mut has_d = false;
         if flags & FLAG_EXTENSION_1 != 0 {
             out.extension_1 = true;
-            let (&flags2, r) = rest
-                .split_first()
-                .ok_or(Error::MalformedOption("missing second flag byte"))?;
+            let (&flags2, r) =
+                rest.split_first().ok_or(Error::MalformedOption("missing second flag byte"))?;
             if flags2 & !FLAG2_D != 0 {
                 // ref: key-limits-01 §3.1 (second-to-eighth bits reserved → malformed)
                 return Err(Error::MalformedOption("reserved bit set in second flag byte"));
@@ -91,29 +108,49 @@ impl OscoreOption {
             rest = r;
         }
         if n > 0 {
-            let (piv, r) = rest
-                .split_at_checked(n)
-                .ok_or(Error::MalformedOption("truncated Partial IV"))?;
-            out.partial_iv = Some(piv.to_vec());
+            let (piv, r) = rest.split_at_checked(n).ok_or(Error::MalformedOption("truncated Partial IV"))?;
+            out.partial_iv = Some(piv);
             rest = r;
         }
         if flags & FLAG_H != 0 {
             let (field, r) = take_length_prefixed(rest, "truncated kid context")?;
-            out.kid_context = Some(field.to_vec());
+            out.kid_context = Some(field);
             rest = r;
         }
         if has_d {
             // ref: key-limits-01 §3.1: 1-byte length x then x bytes, after kid context
             let (field, r) = take_length_prefixed(rest, "truncated id detail")?;
-            out.id_detail = Some(field.to_vec());
+            out.id_detail = Some(field);
             rest = r;
         }
         if flags & FLAG_K != 0 {
-            out.kid = Some(rest.to_vec());
+            out.kid = Some(rest);
         } else if !rest.is_empty() {
             return Err(Error::MalformedOption("trailing bytes without kid flag"));
         }
         Ok(out)
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> OscoreOption {
+        OscoreOption {
+            partial_iv: self.partial_iv.map(<[u8]>::to_vec),
+            kid_context: self.kid_context.map(<[u8]>::to_vec),
+            kid: self.kid.map(<[u8]>::to_vec),
+            pairwise: self.pairwise,
+            id_detail: self.id_detail.map(<[u8]>::to_vec),
+            extension_1: self.extension_1,
+        }
+    }
+}
+
+impl OscoreOption {
+    /// Decodes an option value.
+    ///
+    /// # Errors
+    /// As [`OscoreOptionView::decode`].
+    pub fn decode(value: &[u8]) -> Result<Self, Error> {
+        OscoreOptionView::decode(value).map(|v| v.to_owned())
     }
 
     /// Encodes the option value, appending to `out`.
@@ -177,8 +214,7 @@ impl OscoreOption {
 
 fn take_length_prefixed<'a>(buf: &'a [u8], what: &'static str) -> Result<(&'a [u8], &'a [u8]), Error> {
     let (&len, rest) = buf.split_first().ok_or(Error::MalformedOption(what))?;
-    rest.split_at_checked(usize::from(len))
-        .ok_or(Error::MalformedOption(what))
+    rest.split_at_checked(usize::from(len)).ok_or(Error::MalformedOption(what))
 }
 
 fn push_length_prefixed(out: &mut Vec<u8>, field: &[u8], what: &'static str) -> Result<(), Error> {

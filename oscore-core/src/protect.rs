@@ -157,9 +157,8 @@ fn decompose_proxy_uri(uri: &[u8]) -> Result<DecomposedUri, Error> {
     if uri.contains('#') {
         return Err(Error::InvalidInput("Proxy-Uri with a fragment"));
     }
-    let (scheme, rest) = uri
-        .split_once("://")
-        .ok_or(Error::InvalidInput("Proxy-Uri is not an absolute URI"))?;
+    let (scheme, rest) =
+        uri.split_once("://").ok_or(Error::InvalidInput("Proxy-Uri is not an absolute URI"))?;
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path_query) = rest.split_at(authority_end);
     if authority.is_empty() {
@@ -186,10 +185,7 @@ fn decompose_proxy_uri(uri: &[u8]) -> Result<DecomposedUri, Error> {
             inner.push((number::URI_QUERY, percent_decode(arg)?));
         }
     }
-    Ok(DecomposedUri {
-        outer: outer.into_bytes(),
-        inner,
-    })
+    Ok(DecomposedUri { outer: outer.into_bytes(), inner })
 }
 
 fn percent_decode(s: &str) -> Result<Vec<u8>, Error> {
@@ -264,14 +260,9 @@ pub fn prepare_request(request: &Packet) -> Result<Prepared, Error> {
     }
     let decomposed = match request.get_first_option(CoapOption::ProxyUri) {
         Some(uri) => {
-            if [
-                number::URI_PATH,
-                number::URI_QUERY,
-                number::URI_HOST,
-                number::URI_PORT,
-            ]
-            .iter()
-            .any(|&n| has_option(request, n))
+            if [number::URI_PATH, number::URI_QUERY, number::URI_HOST, number::URI_PORT]
+                .iter()
+                .any(|&n| has_option(request, n))
             {
                 return Err(Error::InvalidInput("Proxy-Uri together with Uri-* options"));
             }
@@ -279,10 +270,8 @@ pub fn prepare_request(request: &Packet) -> Result<Prepared, Error> {
         }
         None => None,
     };
-    let observe_registration = request
-        .get_first_option(CoapOption::Observe)
-        .and_then(|v| observe_value(v))
-        == Some(0);
+    let observe_registration =
+        request.get_first_option(CoapOption::Observe).and_then(|v| observe_value(v)) == Some(0);
     split(request, decomposed.as_ref(), false, observe_registration)
 }
 
@@ -458,9 +447,7 @@ fn restore(
     request: bool,
     response_piv: Option<&[u8]>,
 ) -> Result<Restored, Error> {
-    let (&code, rest) = plaintext
-        .split_first()
-        .ok_or(Error::MalformedMessage("empty plaintext"))?;
+    let (&code, rest) = plaintext.split_first().ok_or(Error::MalformedMessage("empty plaintext"))?;
     let code = MessageClass::from(code);
     if request && !is_request(code) {
         return Err(Error::MalformedMessage("inner code is not a request"));
@@ -557,12 +544,7 @@ impl SecurityContext {
         let mut scratch = Vec::with_capacity(16 + request_kid.len() + request_piv.len());
         let mut aad = Vec::with_capacity(32 + request_kid.len() + request_piv.len());
         encode_aad(
-            &ExternalAad {
-                alg_aead: self.common.aead.alg(),
-                request_kid,
-                request_piv,
-                options: &[],
-            },
+            &ExternalAad { alg_aead: self.common.aead.alg(), request_kid, request_piv, options: &[] },
             &mut scratch,
             &mut aad,
         );
@@ -652,14 +634,8 @@ impl SecurityContext {
             return Err(Error::MalformedMessage("not a request"));
         }
         let option = decode_oscore_option(request)?;
-        let piv = option
-            .partial_iv
-            .as_deref()
-            .ok_or(Error::MalformedOption("request without Partial IV"))?;
-        let kid = option
-            .kid
-            .as_deref()
-            .ok_or(Error::MalformedOption("request without kid"))?;
+        let piv = option.partial_iv.as_deref().ok_or(Error::MalformedOption("request without Partial IV"))?;
+        let kid = option.kid.as_deref().ok_or(Error::MalformedOption("request without kid"))?;
         if option.pairwise {
             // ref: groupcomm-08 §4.1: a recipient without group support discards it
             return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
@@ -756,12 +732,7 @@ impl SecurityContext {
             id_detail: id_detail.map(<[u8]>::to_vec),
             ..OscoreOption::default()
         };
-        Ok(assemble_protected(
-            response,
-            &prepared,
-            &option.encode()?,
-            payload,
-        ))
+        Ok(assemble_protected(response, &prepared, &option.encode()?, payload))
     }
 
     /// Verifies a response to the request of `binding` (RFC 8613 §8.4) and
@@ -870,9 +841,7 @@ impl RequestBinding {
     /// non-Observe request (§4.1.3.5.2: stop processing); nothing is recorded.
     pub fn record(&mut self, seq: Option<u64>, inner_observe: bool) -> Result<(), Error> {
         if inner_observe && !self.observe {
-            return Err(Error::ResponseMismatch(
-                "Inner Observe in a response to a non-Observe request",
-            ));
+            return Err(Error::ResponseMismatch("Inner Observe in a response to a non-Observe request"));
         }
         if inner_observe {
             match seq {

@@ -50,31 +50,20 @@ impl Default for ReplayWindow {
 impl ReplayWindow {
     /// An empty window of `size` sequence numbers, clamped to `1..=MAX_WINDOW_SIZE`.
     pub fn new(size: u32) -> Self {
-        Self {
-            size: size.clamp(1, MAX_WINDOW_SIZE),
-            highest: None,
-            bitmap: 0,
-        }
+        Self { size: size.clamp(1, MAX_WINDOW_SIZE), highest: None, bitmap: 0 }
     }
 
     /// A window restored from persisted state.
     pub fn from_state(size: u32, state: ReplayState) -> Self {
         let mut w = Self::new(size);
         w.highest = state.highest;
-        w.bitmap = if state.highest.is_some() {
-            state.bitmap & w.mask()
-        } else {
-            0
-        };
+        w.bitmap = if state.highest.is_some() { state.bitmap & w.mask() } else { 0 };
         w
     }
 
     /// The state to persist.
     pub fn state(&self) -> ReplayState {
-        ReplayState {
-            highest: self.highest,
-            bitmap: self.bitmap,
-        }
+        ReplayState { highest: self.highest, bitmap: self.bitmap }
     }
 
     /// The window size.
@@ -88,11 +77,7 @@ impl ReplayWindow {
     }
 
     fn mask(&self) -> u128 {
-        if self.size >= 128 {
-            u128::MAX
-        } else {
-            (1u128 << self.size) - 1
-        }
+        if self.size >= 128 { u128::MAX } else { (1u128 << self.size) - 1 }
     }
 
     /// Classifies `seq` without changing the window.
@@ -107,11 +92,7 @@ impl ReplayWindow {
         if offset >= u64::from(self.size) {
             return ReplayOutcome::TooOld;
         }
-        if self.bitmap & (1u128 << offset) != 0 {
-            ReplayOutcome::Replayed
-        } else {
-            ReplayOutcome::Fresh
-        }
+        if self.bitmap & (1u128 << offset) != 0 { ReplayOutcome::Replayed } else { ReplayOutcome::Fresh }
     }
 
     /// Records `seq` as received. Call only after the message verified and

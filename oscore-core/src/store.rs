@@ -78,10 +78,7 @@ impl MemoryStore {
     /// A store holding `state`, as if a previous run had saved it (e.g. to
     /// resume at a given sender sequence number).
     pub fn with_state(state: PersistedState) -> Self {
-        Self {
-            state: Some(state),
-            saves: 0,
-        }
+        Self { state: Some(state), saves: 0 }
     }
 
     /// The last saved state.

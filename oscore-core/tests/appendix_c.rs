@@ -1,11 +1,6 @@
 //! RFC 8613 Appendix C: every derivation (C.1–C.3) and every protected message
 //! (C.4–C.8), both directions, loaded from `test-vectors/rfc8613_appendix_c.json`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -22,16 +17,10 @@ use serde_json::Value;
 
 fn params(entry: &Value) -> ContextParams {
     let i = &entry["inputs"];
-    ContextParams::new(
-        &hex(&i["master_secret"]),
-        &hex(&i["sender_id"]),
-        &hex(&i["recipient_id"]),
-    )
-    .with_master_salt(&hex(&i["master_salt"]))
-    .with_id_context(opt_hex(&i["id_context"]).as_deref())
-    .with_aead(AlgorithmId(
-        i32::try_from(i["alg_aead"].as_i64().unwrap()).unwrap(),
-    ))
+    ContextParams::new(&hex(&i["master_secret"]), &hex(&i["sender_id"]), &hex(&i["recipient_id"]))
+        .with_master_salt(&hex(&i["master_salt"]))
+        .with_id_context(opt_hex(&i["id_context"]).as_deref())
+        .with_aead(AlgorithmId(i32::try_from(i["alg_aead"].as_i64().unwrap()).unwrap()))
 }
 
 fn derivation(section: &str) -> Value {
@@ -52,10 +41,7 @@ fn peer_section(section: &str) -> String {
 
 /// A context resuming at sender sequence number `ssn` (as after a restart).
 fn context_at(section: &str, ssn: u64) -> SecurityContext {
-    let store = MemoryStore::with_state(PersistedState {
-        ssn_bound: ssn,
-        ..Default::default()
-    });
+    let store = MemoryStore::with_state(PersistedState { ssn_bound: ssn, ..Default::default() });
     SecurityContext::derive_with_store(&RUSTCRYPTO, &params(&derivation(section)), Box::new(store)).unwrap()
 }
 
@@ -70,11 +56,7 @@ fn c1_to_c3_key_derivation() {
         let keys = derive_keys(&RUSTCRYPTO, &p).unwrap();
         let out = &e["outputs"];
         assert_eq!(*keys.sender_key, hex(&out["sender_key"]), "{section} sender key");
-        assert_eq!(
-            *keys.recipient_key,
-            hex(&out["recipient_key"]),
-            "{section} recipient key"
-        );
+        assert_eq!(*keys.recipient_key, hex(&out["recipient_key"]), "{section} recipient key");
         assert_eq!(keys.common_iv, hex(&out["common_iv"]), "{section} common IV");
 
         for (field, id, kind, len) in [
@@ -83,30 +65,16 @@ fn c1_to_c3_key_derivation() {
             ("common_iv", &Vec::new(), KdfType::Iv, 13),
         ] {
             let mut info = Vec::new();
-            KdfInfo {
-                id,
-                id_context: p.id_context.as_deref(),
-                alg_aead: p.aead,
-                kind,
-                len,
-            }
-            .encode_into(&mut info);
+            KdfInfo { id, id_context: p.id_context.as_deref(), alg_aead: p.aead, kind, len }
+                .encode_into(&mut info);
             assert_eq!(info, hex(&e["info"][field]), "{section} info {field}");
         }
 
         let mut nonce = [0u8; 13];
         build_nonce(&keys.common_iv, &p.sender_id, &[0], &mut nonce).unwrap();
-        assert_eq!(
-            nonce.to_vec(),
-            hex(&out["sender_nonce_piv_0"]),
-            "{section} sender nonce"
-        );
+        assert_eq!(nonce.to_vec(), hex(&out["sender_nonce_piv_0"]), "{section} sender nonce");
         build_nonce(&keys.common_iv, &p.recipient_id, &[0], &mut nonce).unwrap();
-        assert_eq!(
-            nonce.to_vec(),
-            hex(&out["recipient_nonce_piv_0"]),
-            "{section} recipient nonce"
-        );
+        assert_eq!(nonce.to_vec(), hex(&out["recipient_nonce_piv_0"]), "{section} recipient nonce");
     }
 }
 
@@ -141,11 +109,7 @@ fn c4_to_c8_intermediate_values() {
             kid_context: opt_hex(&d["kid_context"]),
             ..Default::default()
         };
-        assert_eq!(
-            option.encode().unwrap(),
-            hex(&d["oscore_option_value"]),
-            "{section} option"
-        );
+        assert_eq!(option.encode().unwrap(), hex(&d["oscore_option_value"]), "{section} option");
         assert_eq!(
             OscoreOption::decode(&hex(&d["oscore_option_value"])).unwrap(),
             option,
@@ -158,11 +122,8 @@ fn c4_to_c8_intermediate_values() {
 fn c4_c5_c6_requests_protect_and_verify() {
     let vectors = load("rfc8613_appendix_c.json");
     let mut n = 0;
-    for m in vectors["message_protection"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["message_type"] == "request")
+    for m in
+        vectors["message_protection"].as_array().unwrap().iter().filter(|m| m["message_type"] == "request")
     {
         let section = m["section"].as_str().unwrap();
         let from = m["security_context_from"].as_str().unwrap();
@@ -171,24 +132,14 @@ fn c4_c5_c6_requests_protect_and_verify() {
         let protected = hex(&m["protected_coap_message"]);
 
         let mut client = context_at(from, ssn);
-        let (packet, binding) = client
-            .protect_request(&parse_udp(&unprotected).unwrap(), 0)
-            .unwrap();
-        assert_eq!(
-            hex::encode(to_bytes(&packet).unwrap()),
-            hex::encode(&protected),
-            "{section} protect"
-        );
+        let (packet, binding) = client.protect_request(&parse_udp(&unprotected).unwrap(), 0).unwrap();
+        assert_eq!(hex::encode(to_bytes(&packet).unwrap()), hex::encode(&protected), "{section} protect");
         assert_eq!(binding.partial_iv(), hex(&m["derived"]["partial_iv"]));
         assert_eq!(client.sender().sequence_number(), ssn + 1);
 
         let mut server = context_at(&peer_section(from), 0);
         let (original, server_binding) = server.verify_request(&parse_udp(&protected).unwrap(), 0).unwrap();
-        assert_eq!(
-            hex::encode(to_bytes(&original).unwrap()),
-            hex::encode(&unprotected),
-            "{section} verify"
-        );
+        assert_eq!(hex::encode(to_bytes(&original).unwrap()), hex::encode(&unprotected), "{section} verify");
         assert_eq!(server_binding.kid(), binding.kid());
         // The same message again is a replay.
         assert!(server.verify_request(&parse_udp(&protected).unwrap(), 0).is_err());
@@ -208,9 +159,8 @@ fn c4_bindings() -> (SecurityContext, RequestBinding, SecurityContext, RequestBi
         .unwrap()
         .clone();
     let mut client = context_at("C.1.1", 20);
-    let (protected, client_binding) = client
-        .protect_request(&parse_udp(&hex(&c4["unprotected_coap_message"])).unwrap(), 0)
-        .unwrap();
+    let (protected, client_binding) =
+        client.protect_request(&parse_udp(&hex(&c4["unprotected_coap_message"])).unwrap(), 0).unwrap();
     let mut server = context_at("C.1.2", 0);
     let (_, server_binding) = server.verify_request(&protected, 0).unwrap();
     (client, client_binding, server, server_binding)
@@ -229,72 +179,34 @@ fn c7_c8_responses_protect_and_verify() {
         assert_eq!(m["request_binding_not_verbatim"]["request_section"], "C.4");
         let unprotected = hex(&m["unprotected_coap_message"]);
         let protected = hex(&m["protected_coap_message"]);
-        let mode = if m["derived"]["partial_iv"].is_null() {
-            ResponsePiv::Auto
-        } else {
-            ResponsePiv::Own
-        };
+        let mode = if m["derived"]["partial_iv"].is_null() { ResponsePiv::Auto } else { ResponsePiv::Own };
 
         let (mut client, mut client_binding, mut server, mut server_binding) = c4_bindings();
-        assert_eq!(
-            client_binding.kid(),
-            hex(&m["request_binding_not_verbatim"]["request_kid"])
-        );
-        assert_eq!(
-            client_binding.partial_iv(),
-            hex(&m["request_binding_not_verbatim"]["request_piv"])
-        );
-        let packet = server
-            .protect_response(&parse_udp(&unprotected).unwrap(), &mut server_binding, mode, 0)
-            .unwrap();
-        assert_eq!(
-            hex::encode(to_bytes(&packet).unwrap()),
-            hex::encode(&protected),
-            "{section} protect"
-        );
+        assert_eq!(client_binding.kid(), hex(&m["request_binding_not_verbatim"]["request_kid"]));
+        assert_eq!(client_binding.partial_iv(), hex(&m["request_binding_not_verbatim"]["request_piv"]));
+        let packet =
+            server.protect_response(&parse_udp(&unprotected).unwrap(), &mut server_binding, mode, 0).unwrap();
+        assert_eq!(hex::encode(to_bytes(&packet).unwrap()), hex::encode(&protected), "{section} protect");
 
-        let original = client
-            .verify_response(&parse_udp(&protected).unwrap(), &mut client_binding, 0)
-            .unwrap();
-        assert_eq!(
-            hex::encode(to_bytes(&original).unwrap()),
-            hex::encode(&unprotected),
-            "{section} verify"
-        );
+        let original =
+            client.verify_response(&parse_udp(&protected).unwrap(), &mut client_binding, 0).unwrap();
+        assert_eq!(hex::encode(to_bytes(&original).unwrap()), hex::encode(&unprotected), "{section} verify");
         // A second response to the same (non-Observe) request is refused.
-        assert!(
-            client
-                .verify_response(&parse_udp(&protected).unwrap(), &mut client_binding, 0)
-                .is_err()
-        );
+        assert!(client.verify_response(&parse_udp(&protected).unwrap(), &mut client_binding, 0).is_err());
     }
 }
 
 #[test]
 fn request_nonce_is_used_for_one_response_only() {
     let vectors = load("rfc8613_appendix_c.json");
-    let c7 = vectors["message_protection"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["section"] == "C.7")
-        .unwrap();
+    let c7 =
+        vectors["message_protection"].as_array().unwrap().iter().find(|m| m["section"] == "C.7").unwrap();
     let (_, _, mut server, mut binding) = c4_bindings();
     let response = parse_udp(&hex(&c7["unprotected_coap_message"])).unwrap();
-    let first = server
-        .protect_response(&response, &mut binding, ResponsePiv::Auto, 0)
-        .unwrap();
-    let second = server
-        .protect_response(&response, &mut binding, ResponsePiv::Auto, 0)
-        .unwrap();
-    assert_eq!(
-        hex::encode(to_bytes(&first).unwrap()),
-        hex::encode(hex(&c7["protected_coap_message"]))
-    );
+    let first = server.protect_response(&response, &mut binding, ResponsePiv::Auto, 0).unwrap();
+    let second = server.protect_response(&response, &mut binding, ResponsePiv::Auto, 0).unwrap();
+    assert_eq!(hex::encode(to_bytes(&first).unwrap()), hex::encode(hex(&c7["protected_coap_message"])));
     assert_ne!(first.payload, second.payload);
     let opt = OscoreOption::decode(second.get_first_option(coap_lite::CoapOption::Oscore).unwrap()).unwrap();
-    assert!(
-        opt.partial_iv.is_some(),
-        "the second response must carry its own Partial IV"
-    );
+    assert!(opt.partial_iv.is_some(), "the second response must carry its own Partial IV");
 }

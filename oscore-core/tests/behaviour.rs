@@ -1,12 +1,7 @@
 //! Behaviour beyond the vectors: key-usage limits, expiry, sequence-number
 //! exhaustion, crash safety through the store, Observe, Proxy-Uri, outer codes,
 //! error mapping and secrets kept out of `Debug`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::sync::{Arc, Mutex};
 
@@ -43,9 +38,7 @@ fn content(payload: &[u8]) -> Packet {
 }
 
 fn piv_of(p: &Packet) -> Option<Vec<u8>> {
-    OscoreOption::decode(p.get_first_option(CoapOption::Oscore).unwrap())
-        .unwrap()
-        .partial_iv
+    OscoreOption::decode(p.get_first_option(CoapOption::Oscore).unwrap()).unwrap().partial_iv
 }
 
 /// A store shared between "process lifetimes", like a file on disk.
@@ -75,10 +68,7 @@ impl Store for FailingStore {
 
 #[test]
 fn limit_q_stops_encryption_without_consuming_state() {
-    let limits = KeyLimits {
-        limit_q: 3,
-        ..KeyLimits::default()
-    };
+    let limits = KeyLimits { limit_q: 3, ..KeyLimits::default() };
     let mut client = SecurityContext::derive(&RUSTCRYPTO, &params(true).with_limits(limits)).unwrap();
     for _ in 0..3 {
         client.protect_request(&get("a"), 0).unwrap();
@@ -94,17 +84,12 @@ fn limit_q_stops_encryption_without_consuming_state() {
 
 #[test]
 fn responses_count_against_limit_q() {
-    let limits = KeyLimits {
-        limit_q: 1,
-        ..KeyLimits::default()
-    };
+    let limits = KeyLimits { limit_q: 1, ..KeyLimits::default() };
     let mut client = SecurityContext::derive(&RUSTCRYPTO, &params(true)).unwrap();
     let mut server = SecurityContext::derive(&RUSTCRYPTO, &params(false).with_limits(limits)).unwrap();
     let (req, _) = client.protect_request(&get("a"), 0).unwrap();
     let (_, mut b) = server.verify_request(&req, 0).unwrap();
-    server
-        .protect_response(&content(b"1"), &mut b, ResponsePiv::Auto, 0)
-        .unwrap();
+    server.protect_response(&content(b"1"), &mut b, ResponsePiv::Auto, 0).unwrap();
     let (req, _) = client.protect_request(&get("a"), 0).unwrap();
     let (_, mut b) = server.verify_request(&req, 0).unwrap();
     assert_eq!(
@@ -115,20 +100,14 @@ fn responses_count_against_limit_q() {
 
 #[test]
 fn limit_v_counts_failures_not_replays() {
-    let limits = KeyLimits {
-        limit_v: 2,
-        ..KeyLimits::default()
-    };
+    let limits = KeyLimits { limit_v: 2, ..KeyLimits::default() };
     let mut client = SecurityContext::derive(&RUSTCRYPTO, &params(true)).unwrap();
     let mut server = SecurityContext::derive(&RUSTCRYPTO, &params(false).with_limits(limits)).unwrap();
     let (good, _) = client.protect_request(&get("a"), 0).unwrap();
     server.verify_request(&good, 0).unwrap();
     // Replays do not count.
     for _ in 0..5 {
-        assert_eq!(
-            server.verify_request(&good, 0),
-            Err(Error::Replay(ReplayOutcome::Replayed))
-        );
+        assert_eq!(server.verify_request(&good, 0), Err(Error::Replay(ReplayOutcome::Replayed)));
     }
     assert_eq!(server.recipient().count_v(), 0);
     // Forgeries do; after count_v exceeds limit_v (2) the key is refused.
@@ -146,47 +125,27 @@ fn limit_v_counts_failures_not_replays() {
 
 #[test]
 fn exp_stops_both_directions() {
-    let limits = KeyLimits {
-        exp: Some(1_000),
-        ..KeyLimits::default()
-    };
+    let limits = KeyLimits { exp: Some(1_000), ..KeyLimits::default() };
     let mut client = SecurityContext::derive(&RUSTCRYPTO, &params(true).with_limits(limits)).unwrap();
     let mut server = SecurityContext::derive(&RUSTCRYPTO, &params(false).with_limits(limits)).unwrap();
     let (req, _) = client.protect_request(&get("a"), 999).unwrap();
-    assert_eq!(
-        client.protect_request(&get("a"), 1_000).unwrap_err(),
-        Error::ContextExpired
-    );
-    assert_eq!(
-        server.verify_request(&req, 1_000).unwrap_err(),
-        Error::ContextExpired
-    );
+    assert_eq!(client.protect_request(&get("a"), 1_000).unwrap_err(), Error::ContextExpired);
+    assert_eq!(server.verify_request(&req, 1_000).unwrap_err(), Error::ContextExpired);
     let (_, mut b) = server.verify_request(&req, 999).unwrap();
     assert_eq!(
-        server
-            .protect_response(&content(b""), &mut b, ResponsePiv::Auto, 1_001)
-            .unwrap_err(),
+        server.protect_response(&content(b""), &mut b, ResponsePiv::Auto, 1_001).unwrap_err(),
         Error::ContextExpired
     );
 }
 
 #[test]
 fn sequence_number_never_wraps() {
-    let store = MemoryStore::with_state(PersistedState {
-        ssn_bound: MAX_SSN,
-        ..Default::default()
-    });
+    let store = MemoryStore::with_state(PersistedState { ssn_bound: MAX_SSN, ..Default::default() });
     let mut client = SecurityContext::derive_with_store(&RUSTCRYPTO, &params(true), Box::new(store)).unwrap();
     let (last, _) = client.protect_request(&get("a"), 0).unwrap();
     assert_eq!(piv_of(&last), Some(vec![0xff; 5]));
-    assert_eq!(
-        client.protect_request(&get("a"), 0).unwrap_err(),
-        Error::SequenceNumberExhausted
-    );
-    assert_eq!(
-        client.protect_request(&get("a"), 0).unwrap_err(),
-        Error::SequenceNumberExhausted
-    );
+    assert_eq!(client.protect_request(&get("a"), 0).unwrap_err(), Error::SequenceNumberExhausted);
+    assert_eq!(client.protect_request(&get("a"), 0).unwrap_err(), Error::SequenceNumberExhausted);
 }
 
 #[test]
@@ -199,10 +158,7 @@ fn no_nonce_reuse_after_crash() {
         let mut client = SecurityContext::derive_with_store(&RUSTCRYPTO, &p, Box::new(disk.clone())).unwrap();
         for _ in 0..3 {
             let (msg, _) = client.protect_request(&get("a"), 0).unwrap();
-            assert!(
-                used.insert(piv_of(&msg).unwrap()),
-                "Partial IV reused after a restart"
-            );
+            assert!(used.insert(piv_of(&msg).unwrap()), "Partial IV reused after a restart");
         }
         // kill -9: the context is dropped without any shutdown hook.
         drop(client);
@@ -210,10 +166,7 @@ fn no_nonce_reuse_after_crash() {
     assert_eq!(used.len(), 15);
     // With K = 4 and 3 messages per boot, each boot skips at most 4 numbers.
     let saves = disk.0.lock().unwrap().saves;
-    assert!(
-        saves <= 5 * 2,
-        "{saves} saves: the bound must be written ahead, not per message"
-    );
+    assert!(saves <= 5 * 2, "{saves} saves: the bound must be written ahead, not per message");
 }
 
 #[test]
@@ -228,10 +181,7 @@ fn replay_window_survives_restart() {
         server.verify_request(&first, 0).unwrap();
     }
     let mut server = SecurityContext::derive_with_store(&RUSTCRYPTO, &params(false), Box::new(disk)).unwrap();
-    assert_eq!(
-        server.verify_request(&first, 0).unwrap_err(),
-        Error::Replay(ReplayOutcome::Replayed)
-    );
+    assert_eq!(server.verify_request(&first, 0).unwrap_err(), Error::Replay(ReplayOutcome::Replayed));
     server.verify_request(&second, 0).unwrap();
 }
 
@@ -239,10 +189,7 @@ fn replay_window_survives_restart() {
 fn store_failure_sends_nothing_and_accepts_nothing() {
     let mut client =
         SecurityContext::derive_with_store(&RUSTCRYPTO, &params(true), Box::new(FailingStore)).unwrap();
-    assert!(matches!(
-        client.protect_request(&get("a"), 0),
-        Err(Error::Store(_))
-    ));
+    assert!(matches!(client.protect_request(&get("a"), 0), Err(Error::Store(_))));
     assert_eq!(client.sender().sequence_number(), 0);
 
     let mut good_client = SecurityContext::derive(&RUSTCRYPTO, &params(true)).unwrap();
@@ -271,22 +218,10 @@ fn observe_notifications_carry_partial_iv_and_are_ordered() {
     for i in 0..3u32 {
         let mut n = content(i.to_string().as_bytes());
         n.set_observe_value(i + 7);
-        let protected = server
-            .protect_response(&n, &mut sb, ResponsePiv::Auto, 0)
-            .unwrap();
-        assert!(
-            piv_of(&protected).is_some(),
-            "every notification carries a Partial IV"
-        );
-        assert_eq!(
-            protected.header.code,
-            MessageClass::Response(ResponseType::Content)
-        );
-        assert_eq!(
-            protected.get_observe_value(),
-            Some(Ok(i + 7)),
-            "Outer Observe keeps the value"
-        );
+        let protected = server.protect_response(&n, &mut sb, ResponsePiv::Auto, 0).unwrap();
+        assert!(piv_of(&protected).is_some(), "every notification carries a Partial IV");
+        assert_eq!(protected.header.code, MessageClass::Response(ResponseType::Content));
+        assert_eq!(protected.get_observe_value(), Some(Ok(i + 7)), "Outer Observe keeps the value");
         notes.push(protected);
     }
     // Out of order: the newest first, then the older ones are refused.
@@ -311,13 +246,8 @@ fn inner_observe_in_a_plain_response_is_refused() {
     let (_, mut sb) = server.verify_request(&req, 0).unwrap();
     let mut resp = content(b"x");
     resp.set_observe_value(3);
-    let protected = server
-        .protect_response(&resp, &mut sb, ResponsePiv::Auto, 0)
-        .unwrap();
-    assert!(matches!(
-        client.verify_response(&protected, &mut cb, 0),
-        Err(Error::ResponseMismatch(_))
-    ));
+    let protected = server.protect_response(&resp, &mut sb, ResponsePiv::Auto, 0).unwrap();
+    assert!(matches!(client.verify_response(&protected, &mut cb, 0), Err(Error::ResponseMismatch(_))));
 }
 
 #[test]
@@ -326,40 +256,21 @@ fn proxy_uri_is_decomposed() {
     let mut server = SecurityContext::derive(&RUSTCRYPTO, &params(false)).unwrap();
     let mut req = Packet::new();
     req.header.code = MessageClass::Request(RequestType::Get);
-    req.add_option(
-        CoapOption::ProxyUri,
-        b"coap://example.com/resource/a%2Fb?q=1&r".to_vec(),
-    );
+    req.add_option(CoapOption::ProxyUri, b"coap://example.com/resource/a%2Fb?q=1&r".to_vec());
     let (protected, _) = client.protect_request(&req, 0).unwrap();
     // ref: RFC 8613 §4.1.3.3 example
-    assert_eq!(
-        protected.get_first_option(CoapOption::ProxyUri),
-        Some(&b"coap://example.com".to_vec())
-    );
+    assert_eq!(protected.get_first_option(CoapOption::ProxyUri), Some(&b"coap://example.com".to_vec()));
     assert!(protected.get_option(CoapOption::UriPath).is_none());
     let (got, _) = server.verify_request(&protected, 0).unwrap();
-    let paths: Vec<_> = got
-        .get_option(CoapOption::UriPath)
-        .unwrap()
-        .iter()
-        .cloned()
-        .collect();
+    let paths: Vec<_> = got.get_option(CoapOption::UriPath).unwrap().iter().cloned().collect();
     assert_eq!(paths, vec![b"resource".to_vec(), b"a/b".to_vec()]);
-    let queries: Vec<_> = got
-        .get_option(CoapOption::UriQuery)
-        .unwrap()
-        .iter()
-        .cloned()
-        .collect();
+    let queries: Vec<_> = got.get_option(CoapOption::UriQuery).unwrap().iter().cloned().collect();
     assert_eq!(queries, vec![b"q=1".to_vec(), b"r".to_vec()]);
 
     let mut bad = req.clone();
     bad.clear_option(CoapOption::ProxyUri);
     bad.add_option(CoapOption::ProxyUri, b"coap://h/x#frag".to_vec());
-    assert!(matches!(
-        client.protect_request(&bad, 0),
-        Err(Error::InvalidInput(_))
-    ));
+    assert!(matches!(client.protect_request(&bad, 0), Err(Error::InvalidInput(_))));
 }
 
 #[test]
@@ -379,17 +290,12 @@ fn outer_codes_and_option_classes() {
         assert!(p.get_option(hidden).is_none(), "{hidden:?} must be inner");
     }
     let (_, mut b) = server.verify_request(&p, 0).unwrap();
-    let r = server
-        .protect_response(&content(b"x"), &mut b, ResponsePiv::Auto, 0)
-        .unwrap();
+    let r = server.protect_response(&content(b"x"), &mut b, ResponsePiv::Auto, 0).unwrap();
     assert_eq!(r.header.code, MessageClass::Response(ResponseType::Changed));
 
     let mut nested = p.clone();
     nested.header.code = MessageClass::Request(RequestType::Get);
-    assert!(matches!(
-        client.protect_request(&nested, 0),
-        Err(Error::InvalidInput(_))
-    ));
+    assert!(matches!(client.protect_request(&nested, 0), Err(Error::InvalidInput(_))));
 }
 
 #[test]
@@ -405,14 +311,8 @@ fn wrong_kid_or_context_is_unknown_context() {
 
 #[test]
 fn error_codes_follow_section_8() {
-    assert_eq!(
-        Error::MalformedOption("x").coap_code(),
-        Some(CoapCode::BAD_OPTION)
-    );
-    assert_eq!(
-        Error::Replay(ReplayOutcome::TooOld).coap_code(),
-        Some(CoapCode::UNAUTHORIZED)
-    );
+    assert_eq!(Error::MalformedOption("x").coap_code(), Some(CoapCode::BAD_OPTION));
+    assert_eq!(Error::Replay(ReplayOutcome::TooOld).coap_code(), Some(CoapCode::UNAUTHORIZED));
     assert_eq!(Error::DecryptionFailed.coap_code(), Some(CoapCode::BAD_REQUEST));
     assert_eq!(Error::LimitQReached.coap_code(), None);
     assert_eq!(CoapCode::BAD_OPTION.to_byte(), 0x82);
@@ -421,35 +321,24 @@ fn error_codes_follow_section_8() {
 #[test]
 fn invalid_contexts_are_refused() {
     let same = ContextParams::new(SECRET, b"\x01", b"\x01");
-    assert!(matches!(
-        SecurityContext::derive(&RUSTCRYPTO, &same),
-        Err(Error::InvalidContext(_))
-    ));
+    assert!(matches!(SecurityContext::derive(&RUSTCRYPTO, &same), Err(Error::InvalidContext(_))));
     // ref: RFC 8613 §3.3: at most nonce length − 6 = 7 bytes for AES-CCM
     let long = ContextParams::new(SECRET, &[1; 8], b"");
-    assert!(matches!(
-        SecurityContext::derive(&RUSTCRYPTO, &long),
-        Err(Error::InvalidContext(_))
-    ));
+    assert!(matches!(SecurityContext::derive(&RUSTCRYPTO, &long), Err(Error::InvalidContext(_))));
     let gcm_long =
         ContextParams::new(SECRET, &[1; 7], b"").with_aead(oscore_core::crypto::AlgorithmId::A128GCM);
     assert!(SecurityContext::derive(&RUSTCRYPTO, &gcm_long).is_err());
     let unknown = ContextParams::new(SECRET, b"", b"\x01").with_aead(oscore_core::crypto::AlgorithmId(999));
-    assert!(matches!(
-        SecurityContext::derive(&RUSTCRYPTO, &unknown),
-        Err(Error::UnsupportedAlgorithm(_))
-    ));
+    assert!(matches!(SecurityContext::derive(&RUSTCRYPTO, &unknown), Err(Error::UnsupportedAlgorithm(_))));
 }
 
 #[test]
 fn secrets_are_not_in_debug_output() {
     let ctx = SecurityContext::derive(&RUSTCRYPTO, &params(true)).unwrap();
     let debug = format!("{ctx:?} {:?}", params(true));
-    for secret in [
-        SECRET.to_vec(),
-        ctx.sender().sender_key().to_vec(),
-        ctx.recipient().recipient_key().to_vec(),
-    ] {
+    for secret in
+        [SECRET.to_vec(), ctx.sender().sender_key().to_vec(), ctx.recipient().recipient_key().to_vec()]
+    {
         assert!(!debug.contains(&hex::encode(&secret)), "secret in Debug output");
         assert!(!debug.contains(&format!("{secret:?}")), "secret in Debug output");
     }

@@ -1,11 +1,6 @@
 //! Property tests: the option codec, protect→verify round trips for every
 //! AEAD, tampering, and the replay window against a simple model.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
 
@@ -35,36 +30,26 @@ fn option_strategy() -> impl Strategy<Value = OscoreOption> {
         proptest::option::of(proptest::collection::vec(any::<u8>(), 0..=16)),
         any::<bool>(),
     )
-        .prop_map(
-            |(partial_iv, kid_context, kid, pairwise, id_detail, ext)| OscoreOption {
-                extension_1: ext || id_detail.is_some(),
-                partial_iv,
-                kid_context,
-                kid,
-                pairwise,
-                id_detail,
-            },
-        )
+        .prop_map(|(partial_iv, kid_context, kid, pairwise, id_detail, ext)| OscoreOption {
+            extension_1: ext || id_detail.is_some(),
+            partial_iv,
+            kid_context,
+            kid,
+            pairwise,
+            id_detail,
+        })
 }
 
 fn pair(alg: AlgorithmId, secret: &[u8], id_context: Option<&[u8]>) -> (SecurityContext, SecurityContext) {
-    let c = ContextParams::new(secret, b"\x01", b"\x02")
-        .with_aead(alg)
-        .with_id_context(id_context);
-    let s = ContextParams::new(secret, b"\x02", b"\x01")
-        .with_aead(alg)
-        .with_id_context(id_context);
-    (
-        SecurityContext::derive(&RUSTCRYPTO, &c).unwrap(),
-        SecurityContext::derive(&RUSTCRYPTO, &s).unwrap(),
-    )
+    let c = ContextParams::new(secret, b"\x01", b"\x02").with_aead(alg).with_id_context(id_context);
+    let s = ContextParams::new(secret, b"\x02", b"\x01").with_aead(alg).with_id_context(id_context);
+    (SecurityContext::derive(&RUSTCRYPTO, &c).unwrap(), SecurityContext::derive(&RUSTCRYPTO, &s).unwrap())
 }
 
 /// Options an application may put in a message: Class E (known and unknown)
 /// and Class U ones; not Observe, OSCORE or Proxy-Uri, which are tested apart.
-const OPTION_NUMBERS: [u16; 21] = [
-    1, 3, 4, 5, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 39, 60, 252, 258, 292, 2049,
-];
+const OPTION_NUMBERS: [u16; 21] =
+    [1, 3, 4, 5, 7, 8, 11, 12, 14, 15, 17, 20, 23, 27, 28, 39, 60, 252, 258, 292, 2049];
 
 fn packet_strategy(codes: Vec<u8>) -> impl Strategy<Value = Packet> {
     (
@@ -85,11 +70,7 @@ fn packet_strategy(codes: Vec<u8>) -> impl Strategy<Value = Packet> {
             let mut p = Packet::new();
             p.header.code = MessageClass::from(code);
             p.header.message_id = mid;
-            p.header.set_type(if con {
-                MessageType::Confirmable
-            } else {
-                MessageType::NonConfirmable
-            });
+            p.header.set_type(if con { MessageType::Confirmable } else { MessageType::NonConfirmable });
             p.set_token(token);
             for (n, v) in options {
                 p.add_option(CoapOption::from(n), v);
@@ -104,9 +85,7 @@ fn request_codes() -> Vec<u8> {
 }
 
 fn response_codes() -> Vec<u8> {
-    vec![
-        0x41, 0x42, 0x43, 0x44, 0x45, 0x5f, 0x80, 0x81, 0x84, 0x8d, 0xa0, 0xa3,
-    ]
+    vec![0x41, 0x42, 0x43, 0x44, 0x45, 0x5f, 0x80, 0x81, 0x84, 0x8d, 0xa0, 0xa3]
 }
 
 proptest! {

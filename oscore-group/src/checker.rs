@@ -8,7 +8,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use coap_lite::{CoapOption, MessageClass, Packet};
 use oscore_core::crypto::{AlgorithmId, CryptoProvider, Signature, VerifyingKey};
-use oscore_core::option::OscoreOption;
+use oscore_core::option::OscoreOptionView;
 
 use crate::cose::{CountersignParams, encode_algorithms, to_be_signed};
 use crate::error::GroupError;
@@ -52,6 +52,9 @@ pub struct Checked {
     pub partial_iv: Option<Vec<u8>>,
 }
 
+/// Prepared verifying keys of one Gid, by kid.
+type KeysByKid = BTreeMap<Vec<u8>, Box<dyn VerifyingKey>>;
+
 /// Checks countersignatures of one group's signature-mode messages.
 ///
 /// Verifying keys are prepared once per (Gid, kid) and cached (bounded); the
@@ -61,7 +64,9 @@ pub struct SignatureChecker {
     algorithms: Vec<u8>,
     optimized: bool,
     resolver: Box<dyn KeyResolver>,
-    keys: BTreeMap<(Vec<u8>, Vec<u8>), Box<dyn VerifyingKey>>,
+    /// Prepared keys by Gid, then kid (nested so lookups borrow, never allocate).
+    keys: BTreeMap<Vec<u8>, KeysByKid>,
+    cached: usize,
     max_keys: usize,
     scratch: Vec<u8>,
     tbs: Vec<u8>,
@@ -72,7 +77,7 @@ impl core::fmt::Debug for SignatureChecker {
         f.debug_struct("SignatureChecker")
             .field("alg", &self.sig.alg())
             .field("optimized", &self.optimized)
-            .field("cached_keys", &self.keys.len())
+            .field("cached_keys", &self.cached)
             .finish_non_exhaustive()
     }
 }
@@ -91,15 +96,14 @@ impl SignatureChecker {
         optimized: bool,
         resolver: Box<dyn KeyResolver>,
     ) -> Result<Self, GroupError> {
-        let sig = provider
-            .signature(sign_alg)
-            .ok_or(GroupError::UnsupportedAlgorithm(sign_alg))?;
+        let sig = provider.signature(sign_alg).ok_or(GroupError::UnsupportedAlgorithm(sign_alg))?;
         Ok(Self {
             sig,
             algorithms: encode_algorithms(aead, sign_alg, params),
             optimized,
             resolver,
             keys: BTreeMap::new(),
+            cached: 0,
             max_keys: 1024,
             scratch: Vec::with_capacity(64),
             tbs: Vec::with_capacity(1152),
@@ -123,18 +127,10 @@ impl SignatureChecker {
             return Err(CheckError::OptimizedMode);
         }
         let kid = option.kid.ok_or(CheckError::Malformed("request without kid"))?;
-        let piv = option
-            .partial_iv
-            .ok_or(CheckError::Malformed("request without Partial IV"))?;
-        let gid = option
-            .kid_context
-            .ok_or(CheckError::Malformed("request without kid context"))?;
-        self.verify(msg, &raw, &gid, &kid, &kid, &piv)?;
-        Ok(Checked {
-            gid,
-            kid,
-            partial_iv: Some(piv),
-        })
+        let piv = option.partial_iv.ok_or(CheckError::Malformed("request without Partial IV"))?;
+        let gid = option.kid_context.ok_or(CheckError::Malformed("request without kid context"))?;
+        self.verify(msg, raw, gid, kid, kid, piv)?;
+        Ok(Checked { gid: gid.to_vec(), kid: kid.to_vec(), partial_iv: Some(piv.to_vec()) })
     }
 
     /// Checks a response to a request this intermediary forwarded: the
@@ -151,10 +147,7 @@ impl SignatureChecker {
         request_kid: &[u8],
         request_piv: &[u8],
     ) -> Result<Checked, CheckError> {
-        if !matches!(
-            msg.header.code,
-            MessageClass::Response(_) | MessageClass::Reserved(_)
-        ) {
+        if !matches!(msg.header.code, MessageClass::Response(_) | MessageClass::Reserved(_)) {
             return Err(CheckError::Malformed("not a response"));
         }
         let (raw, option) = Self::option(msg)?;
@@ -162,23 +155,23 @@ impl SignatureChecker {
             return Err(CheckError::PairwiseMode);
         }
         let kid = option.kid.ok_or(CheckError::Malformed("response without kid"))?;
-        let gid = option.kid_context.unwrap_or_else(|| request_gid.to_vec());
-        self.verify(msg, &raw, &gid, &kid, request_kid, request_piv)?;
+        let gid = option.kid_context.unwrap_or(request_gid);
+        self.verify(msg, raw, gid, kid, request_kid, request_piv)?;
         Ok(Checked {
-            gid,
-            kid,
-            partial_iv: option.partial_iv,
+            gid: gid.to_vec(),
+            kid: kid.to_vec(),
+            partial_iv: option.partial_iv.map(<[u8]>::to_vec),
         })
     }
 
-    fn option(msg: &Packet) -> Result<(Vec<u8>, OscoreOption), CheckError> {
+    fn option(msg: &Packet) -> Result<(&[u8], OscoreOptionView<'_>), CheckError> {
         let values = msg.get_option(CoapOption::Oscore).ok_or(CheckError::NotOscore)?;
         if values.len() != 1 {
             return Err(CheckError::NotOscore);
         }
         let raw = values.front().ok_or(CheckError::NotOscore)?;
-        let option = OscoreOption::decode(raw).map_err(|_| CheckError::Malformed("OSCORE option"))?;
-        Ok((raw.clone(), option))
+        let option = OscoreOptionView::decode(raw).map_err(|_| CheckError::Malformed("OSCORE option"))?;
+        Ok((raw, option))
     }
 
     // ref: groupcomm-08 §4.1, §4.3.2, §5 (payload = ciphertext ‖ signature)
@@ -199,24 +192,18 @@ impl SignatureChecker {
             .filter(|&n| n > 0)
             .ok_or(CheckError::Malformed("payload shorter than a signature"))?;
         let (ciphertext, signature) = msg.payload.split_at(split);
-        let key_id = (gid.to_vec(), kid.to_vec());
-        if !self.keys.contains_key(&key_id) {
-            let public = self
-                .resolver
-                .public_key(gid, kid)
-                .ok_or(CheckError::UnknownSender)?;
-            let key = self
-                .sig
-                .verifying_key(&public)
-                .map_err(|_| CheckError::UnknownSender)?;
-            if self.keys.len() >= self.max_keys
-                && let Some(first) = self.keys.keys().next().cloned()
-            {
-                self.keys.remove(&first);
+        if !self.keys.get(gid).is_some_and(|g| g.contains_key(kid)) {
+            let public = self.resolver.public_key(gid, kid).ok_or(CheckError::UnknownSender)?;
+            let key = self.sig.verifying_key(&public).map_err(|_| CheckError::UnknownSender)?;
+            if self.cached >= self.max_keys {
+                // Bounded: start over; keys are re-resolved on demand.
+                self.keys.clear();
+                self.cached = 0;
             }
-            self.keys.insert(key_id.clone(), key);
+            self.keys.entry(gid.to_vec()).or_default().insert(kid.to_vec(), key);
+            self.cached += 1;
         }
-        let key = self.keys.get(&key_id).ok_or(CheckError::UnknownSender)?;
+        let key = self.keys.get(gid).and_then(|g| g.get(kid)).ok_or(CheckError::UnknownSender)?;
         self.tbs.clear();
         to_be_signed(
             &self.algorithms,
@@ -227,7 +214,6 @@ impl SignatureChecker {
             &mut self.scratch,
             &mut self.tbs,
         );
-        key.verify(&self.tbs, signature)
-            .map_err(|_| CheckError::BadSignature)
+        key.verify(&self.tbs, signature).map_err(|_| CheckError::BadSignature)
     }
 }

@@ -92,10 +92,8 @@ impl GroupParams {
             aead: AlgorithmId::AES_CCM_16_64_128,
             hkdf: AlgorithmId::HKDF_SHA256,
             sign_alg,
-            countersign_params: CountersignParams::for_algorithm(sign_alg).unwrap_or(CountersignParams {
-                par_countersign: None,
-                par_countersign_key: None,
-            }),
+            countersign_params: CountersignParams::for_algorithm(sign_alg)
+                .unwrap_or(CountersignParams { par_countersign: None, par_countersign_key: None }),
             sender_id: None,
             private_key: None,
             replay_window: DEFAULT_WINDOW_SIZE,
@@ -151,12 +149,8 @@ pub(crate) struct Algorithms {
 impl Algorithms {
     pub fn resolve(provider: &CryptoProvider, params: &GroupParams) -> Result<Self, GroupError> {
         Ok(Self {
-            aead: provider
-                .aead(params.aead)
-                .ok_or(GroupError::UnsupportedAlgorithm(params.aead))?,
-            hkdf: provider
-                .hkdf(params.hkdf)
-                .ok_or(GroupError::UnsupportedAlgorithm(params.hkdf))?,
+            aead: provider.aead(params.aead).ok_or(GroupError::UnsupportedAlgorithm(params.aead))?,
+            hkdf: provider.hkdf(params.hkdf).ok_or(GroupError::UnsupportedAlgorithm(params.hkdf))?,
             sig: provider
                 .signature(params.sign_alg)
                 .ok_or(GroupError::UnsupportedAlgorithm(params.sign_alg))?,
@@ -224,14 +218,11 @@ fn derive(
     kind: KdfType,
     len: usize,
 ) -> Result<Zeroizing<Vec<u8>>, GroupError> {
-    Ok(KdfInfo {
-        id,
-        id_context: Some(gid),
-        alg_aead: aead_alg,
-        kind,
-        len,
-    }
-    .derive(algs.hkdf, master_salt, master_secret)?)
+    Ok(KdfInfo { id, id_context: Some(gid), alg_aead: aead_alg, kind, len }.derive(
+        algs.hkdf,
+        master_salt,
+        master_secret,
+    )?)
 }
 
 impl Epoch {
@@ -246,21 +237,15 @@ impl Epoch {
     ) -> Result<Self, GroupError> {
         let aead = algs.aead;
         let max_id = aead.nonce_len().saturating_sub(6);
-        let common_iv = derive(
-            algs,
-            (master_secret, master_salt, gid),
-            params.aead,
-            &[],
-            KdfType::Iv,
-            aead.nonce_len(),
-        )?
-        .to_vec();
+        let common_iv =
+            derive(algs, (master_secret, master_salt, gid), params.aead, &[], KdfType::Iv, aead.nonce_len())?
+                .to_vec();
         let sender = match &params.sender_id {
             Some(id) => {
                 // ref: RFC 8613 §3.3 (ID length ≤ nonce length − 6)
                 if id.len() > max_id {
                     return Err(
-                        oscore_core::Error::InvalidContext("Sender ID longer than nonce length - 6").into(),
+                        oscore_core::Error::InvalidContext("Sender ID longer than nonce length - 6").into()
                     );
                 }
                 let key_bytes = derive(
@@ -305,7 +290,7 @@ impl Epoch {
         let aead = algs.aead;
         if kid.len() > aead.nonce_len().saturating_sub(6) {
             return Err(
-                oscore_core::Error::InvalidContext("Recipient ID longer than nonce length - 6").into(),
+                oscore_core::Error::InvalidContext("Recipient ID longer than nonce length - 6").into()
             );
         }
         let verifying_key = algs.sig.verifying_key(public_key)?;
@@ -318,11 +303,7 @@ impl Epoch {
             aead.key_len(),
         )?;
         while self.recipients.len() >= params.max_recipients.max(1) {
-            let Some(lru) = self
-                .recipients
-                .iter()
-                .min_by_key(|(_, r)| r.last_used)
-                .map(|(k, _)| k.clone())
+            let Some(lru) = self.recipients.iter().min_by_key(|(_, r)| r.last_used).map(|(k, _)| k.clone())
             else {
                 break;
             };

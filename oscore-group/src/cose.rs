@@ -43,14 +43,8 @@ impl CountersignParams {
         let mut par = Vec::new();
         let _ = Encoder::new(&mut par).u8(crv);
         let mut key = Vec::new();
-        let _ = Encoder::new(&mut key)
-            .array(2)
-            .and_then(|e| e.u8(kty))
-            .and_then(|e| e.u8(crv));
-        Some(Self {
-            par_countersign: Some(par),
-            par_countersign_key: Some(key),
-        })
+        let _ = Encoder::new(&mut key).array(2).and_then(|e| e.u8(kty)).and_then(|e| e.u8(crv));
+        Some(Self { par_countersign: Some(par), par_countersign_key: Some(key) })
     }
 }
 
@@ -64,10 +58,7 @@ pub fn encode_algorithms(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
     let mut e = Encoder::new(&mut out);
-    let _ = e
-        .array(4)
-        .and_then(|e| e.i32(alg_aead.0))
-        .and_then(|e| e.i32(alg_countersign.0));
+    let _ = e.array(4).and_then(|e| e.i32(alg_aead.0)).and_then(|e| e.i32(alg_countersign.0));
     for item in [&params.par_countersign, &params.par_countersign_key] {
         match item {
             Some(cbor) => e.writer_mut().extend_from_slice(cbor),
@@ -95,10 +86,7 @@ pub fn encode_external_aad(
     let len = if oscore_option.is_some() { 6 } else { 5 };
     let _ = e.array(len).and_then(|e| e.u8(OSCORE_VERSION));
     e.writer_mut().extend_from_slice(algorithms);
-    let _ = e
-        .bytes(request_kid)
-        .and_then(|e| e.bytes(request_piv))
-        .and_then(|e| e.bytes(options));
+    let _ = e.bytes(request_kid).and_then(|e| e.bytes(request_piv)).and_then(|e| e.bytes(options));
     if let Some(option) = oscore_option {
         let _ = e.bytes(option);
     }
@@ -142,13 +130,6 @@ pub fn to_be_signed(
     out: &mut Vec<u8>,
 ) {
     scratch.clear();
-    encode_external_aad(
-        algorithms,
-        request_kid,
-        request_piv,
-        &[],
-        Some(oscore_option),
-        scratch,
-    );
+    encode_external_aad(algorithms, request_kid, request_piv, &[], Some(oscore_option), scratch);
     encode_sig_structure(scratch, ciphertext, out);
 }

@@ -230,14 +230,10 @@ fn open(
     ciphertext: &[u8],
     tag_len: usize,
 ) -> Result<Zeroizing<Vec<u8>>, GroupError> {
-    let split = ciphertext
-        .len()
-        .checked_sub(tag_len)
-        .ok_or(CoreError::DecryptionFailed)?;
+    let split = ciphertext.len().checked_sub(tag_len).ok_or(CoreError::DecryptionFailed)?;
     let (ct, tag) = ciphertext.split_at(split);
     let mut buf = Zeroizing::new(ct.to_vec());
-    key.open_detached(nonce, aad, &mut buf, tag)
-        .map_err(|_| CoreError::DecryptionFailed)?;
+    key.open_detached(nonce, aad, &mut buf, tag).map_err(|_| CoreError::DecryptionFailed)?;
     Ok(buf)
 }
 
@@ -256,8 +252,7 @@ fn seal(
 }
 
 fn raw_option(msg: &Packet) -> &[u8] {
-    msg.get_first_option(CoapOption::Oscore)
-        .map_or(&[], Vec::as_slice)
+    msg.get_first_option(CoapOption::Oscore).map_or(&[], Vec::as_slice)
 }
 
 /// The replay window right after synchronising on sequence number `seq`:
@@ -265,19 +260,12 @@ fn raw_option(msg: &Packet) -> &[u8] {
 /// (App. E.2: later requests must be "fresher than the last one received").
 // ref: groupcomm-08 App. E.1–E.3
 fn synced_window(size: u32, seq: u64) -> ReplayWindow {
-    ReplayWindow::from_state(
-        size,
-        ReplayState {
-            highest: Some(seq),
-            bitmap: u128::MAX,
-        },
-    )
+    ReplayWindow::from_state(size, ReplayState { highest: Some(seq), bitmap: u128::MAX })
 }
 
 /// The Echo option value of a message, if any (e.g. of a 4.01 challenge).
 pub fn echo_value(msg: &Packet) -> Option<&[u8]> {
-    msg.get_first_option(CoapOption::from(number::ECHO))
-        .map(Vec::as_slice)
+    msg.get_first_option(CoapOption::from(number::ECHO)).map(Vec::as_slice)
 }
 
 impl Group {
@@ -301,9 +289,7 @@ impl Group {
             return Err(GroupError::UnsupportedAlgorithm(params.aead));
         }
         if params.sender_id.is_some() != params.private_key.is_some() {
-            return Err(
-                CoreError::InvalidContext("a sender needs both a Sender ID and a private key").into(),
-            );
+            return Err(CoreError::InvalidContext("a sender needs both a Sender ID and a private key").into());
         }
         let signing = match &params.private_key {
             Some(k) => Some(algs.sig.signing_key(k)?),
@@ -313,15 +299,9 @@ impl Group {
             (Some(k), true) => {
                 let curve = agreement_curve(algs.sig.curve())
                     .ok_or(GroupError::UnsupportedAlgorithm(params.sign_alg))?;
-                let ka = provider
-                    .key_agreement(curve)
-                    .ok_or(GroupError::UnsupportedAlgorithm(params.sign_alg))?;
-                Some(Agreement::new(
-                    ka,
-                    algs.sig.curve(),
-                    k,
-                    params.max_recipients.saturating_mul(2),
-                )?)
+                let ka =
+                    provider.key_agreement(curve).ok_or(GroupError::UnsupportedAlgorithm(params.sign_alg))?;
+                Some(Agreement::new(ka, algs.sig.curve(), k, params.max_recipients.saturating_mul(2))?)
             }
             _ => None,
         };
@@ -408,10 +388,8 @@ impl Group {
         for r in old.recipients.values_mut() {
             r.pairwise = None;
         }
-        self.old = (self.params.retention > 0).then(|| Retained {
-            epoch: old,
-            until: now.saturating_add(self.params.retention),
-        });
+        self.old = (self.params.retention > 0)
+            .then(|| Retained { epoch: old, until: now.saturating_add(self.params.retention) });
         self.params.gid = gid.to_vec();
         self.params.master_secret = Zeroizing::new(master_secret.to_vec());
         self.params.master_salt = master_salt.to_vec();
@@ -436,9 +414,7 @@ impl Group {
         }
         if ssn >= self.persisted.ssn_bound {
             let mut state = self.persisted;
-            state.ssn_bound = ssn
-                .saturating_add(self.params.persist_step.max(1))
-                .min(MAX_SSN + 1);
+            state.ssn_bound = ssn.saturating_add(self.params.persist_step.max(1)).min(MAX_SSN + 1);
             self.store.save(&state).map_err(CoreError::Store)?;
             self.persisted = state;
         }
@@ -471,10 +447,7 @@ impl Group {
             return Ok(false);
         }
         let gid = epoch.gid.clone();
-        let public_key = self
-            .resolver
-            .public_key(&gid, kid)
-            .ok_or(GroupError::UnknownSender)?;
+        let public_key = self.resolver.public_key(&gid, kid).ok_or(GroupError::UnknownSender)?;
         let (algs, params) = (self.algs, &self.params);
         let epoch = if use_current {
             &mut self.current
@@ -501,10 +474,7 @@ impl Group {
         let epoch = &mut self.current;
         let recipient = epoch.recipients.get(peer).ok_or(GroupError::UnknownSender)?;
         let have = if outgoing {
-            epoch
-                .sender
-                .as_ref()
-                .is_some_and(|s| s.pairwise.contains_key(peer))
+            epoch.sender.as_ref().is_some_and(|s| s.pairwise.contains_key(peer))
         } else {
             recipient.pairwise.is_some()
         };
@@ -557,13 +527,7 @@ impl Group {
     ) -> Result<(Packet, GroupRequest), GroupError> {
         self.expire_old(now);
         let mut prepared = prepare_request(request)?;
-        let sender_id = self
-            .current
-            .sender
-            .as_ref()
-            .ok_or(GroupError::SilentServer)?
-            .id
-            .clone();
+        let sender_id = self.current.sender.as_ref().ok_or(GroupError::SilentServer)?.id.clone();
         let pairwise_with = match &mode {
             RequestMode::Group => None,
             RequestMode::Pairwise { recipient } => {
@@ -680,14 +644,9 @@ impl Group {
             return Err(CoreError::MalformedMessage("not a request").into());
         }
         let option = decode_oscore_option(request)?;
-        let piv = option
-            .partial_iv
-            .clone()
-            .ok_or(CoreError::MalformedOption("request without Partial IV"))?;
-        let kid = option
-            .kid
-            .clone()
-            .ok_or(CoreError::MalformedOption("request without kid"))?;
+        let piv =
+            option.partial_iv.clone().ok_or(CoreError::MalformedOption("request without Partial IV"))?;
+        let kid = option.kid.clone().ok_or(CoreError::MalformedOption("request without kid"))?;
         let gid = option
             .kid_context
             .clone()
@@ -724,27 +683,17 @@ impl Group {
             pairwise,
             core: RequestBinding::new(&kid, &piv, restored.observe_registration),
         };
-        let recipient = self
-            .current
-            .recipients
-            .get_mut(&kid)
-            .ok_or(GroupError::UnknownSender)?;
+        let recipient = self.current.recipients.get_mut(&kid).ok_or(GroupError::UnknownSender)?;
         if recipient.synced {
             recipient.window.accept(seq);
-            return Ok(RequestOutcome::Deliver {
-                request: restored.message,
-                binding,
-            });
+            return Ok(RequestOutcome::Deliver { request: restored.message, binding });
         }
         let size = self.params.replay_window;
         match self.params.sync {
             ReplaySync::BestEffort | ReplaySync::Baseline { deliver_first: true } => {
                 recipient.window = synced_window(size, seq);
                 recipient.synced = true;
-                Ok(RequestOutcome::Deliver {
-                    request: restored.message,
-                    binding,
-                })
+                Ok(RequestOutcome::Deliver { request: restored.message, binding })
             }
             ReplaySync::Baseline { deliver_first: false } => {
                 recipient.window = synced_window(size, seq);
@@ -760,10 +709,7 @@ impl Group {
                     recipient.window = synced_window(size, seq);
                     recipient.synced = true;
                     recipient.echo = None;
-                    return Ok(RequestOutcome::Deliver {
-                        request: restored.message,
-                        binding,
-                    });
+                    return Ok(RequestOutcome::Deliver { request: restored.message, binding });
                 }
                 if self.current.sender.is_none() {
                     // ref: App. E.3 (silent servers cannot challenge)
@@ -796,11 +742,7 @@ impl Group {
         seq: u64,
     ) -> Result<(oscore_core::protect::Restored, bool), GroupError> {
         {
-            let recipient = self
-                .current
-                .recipients
-                .get(kid)
-                .ok_or(GroupError::UnknownSender)?;
+            let recipient = self.current.recipients.get(kid).ok_or(GroupError::UnknownSender)?;
             if recipient.synced {
                 match recipient.window.check(seq) {
                     ReplayOutcome::Fresh => {}
@@ -843,27 +785,17 @@ impl Group {
         } else {
             &self.old.as_ref().ok_or(GroupError::UnknownGroup)?.epoch
         };
-        let recipient = epoch
-            .recipients
-            .get(sender_kid)
-            .ok_or(GroupError::UnknownSender)?;
+        let recipient = epoch.recipients.get(sender_kid).ok_or(GroupError::UnknownSender)?;
         let tag_len = self.algs.aead.tag_len();
         let mut aad = Vec::with_capacity(48 + request_kid.len() + request_piv.len());
         encryption_aad(&epoch.algorithms, request_kid, request_piv, &mut aad);
         let nonce = self.nonce(epoch, nonce_id, nonce_piv)?;
         if pairwise {
-            let key = recipient
-                .pairwise
-                .as_ref()
-                .ok_or(GroupError::PairwiseUnsupported)?;
+            let key = recipient.pairwise.as_ref().ok_or(GroupError::PairwiseUnsupported)?;
             return open(&**key, &nonce, &aad, &msg.payload, tag_len);
         }
         let sig_len = self.algs.sig.signature_len();
-        let split = msg
-            .payload
-            .len()
-            .checked_sub(sig_len)
-            .ok_or(CoreError::DecryptionFailed)?;
+        let split = msg.payload.len().checked_sub(sig_len).ok_or(CoreError::DecryptionFailed)?;
         let (body, signature) = msg.payload.split_at(split);
         let (plaintext, full_ct) = if optimized_request {
             open_without_tag(&*recipient.key, &nonce, &aad, body, tag_len)?
@@ -881,10 +813,7 @@ impl Group {
             &mut scratch,
             &mut tbs,
         );
-        recipient
-            .verifying_key
-            .verify(&tbs, signature)
-            .map_err(|_| GroupError::BadSignature)?;
+        recipient.verifying_key.verify(&tbs, signature).map_err(|_| GroupError::BadSignature)?;
         Ok(plaintext)
     }
 
@@ -907,13 +836,7 @@ impl Group {
     ) -> Result<Packet, GroupError> {
         self.expire_old(now);
         let mut prepared = prepare_response(response, binding.core.is_observe())?;
-        let sender_id = self
-            .current
-            .sender
-            .as_ref()
-            .ok_or(GroupError::SilentServer)?
-            .id
-            .clone();
+        let sender_id = self.current.sender.as_ref().ok_or(GroupError::SilentServer)?.id.clone();
         let rekeyed = binding.gid != self.current.gid;
         // ref: groupcomm-08 §9.2 (optimized responses), G.3 (pairwise responses)
         let pairwise = binding.pairwise || (self.params.optimized && self.params.pairwise);
@@ -976,18 +899,12 @@ impl Group {
         now: u64,
     ) -> Result<GroupResponse, GroupError> {
         self.expire_old(now);
-        if !matches!(
-            response.header.code,
-            MessageClass::Response(_) | MessageClass::Reserved(_)
-        ) {
+        if !matches!(response.header.code, MessageClass::Response(_) | MessageClass::Reserved(_)) {
             return Err(CoreError::MalformedMessage("not a response").into());
         }
         let option = decode_oscore_option(response)?;
         // ref: groupcomm-08 §4.2 (kid always present in responses)
-        let kid = option
-            .kid
-            .clone()
-            .ok_or(CoreError::MalformedOption("group response without kid"))?;
+        let kid = option.kid.clone().ok_or(CoreError::MalformedOption("group response without kid"))?;
         if option.pairwise && (!self.params.pairwise || self.agreement.is_none()) {
             return Err(GroupError::PairwiseUnsupported);
         }
@@ -1084,16 +1001,10 @@ impl Group {
             };
             let recorded = binding.record(seq, restored.inner_observe);
             if recorded.is_ok() || keep {
-                request
-                    .responders
-                    .insert(kid.to_vec(), (epoch_gid.clone(), binding));
+                request.responders.insert(kid.to_vec(), (epoch_gid.clone(), binding));
             }
             recorded?;
-            Ok(GroupResponse {
-                message: restored.message,
-                kid: kid.to_vec(),
-                pairwise: option.pairwise,
-            })
+            Ok(GroupResponse { message: restored.message, kid: kid.to_vec(), pairwise: option.pairwise })
         })();
         match &result {
             Ok(_) => {

@@ -26,14 +26,11 @@ pub fn derive_pairwise_key(
     sender_id: &[u8],
     gid: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, GroupError> {
-    Ok(KdfInfo {
-        id: sender_id,
-        id_context: Some(gid),
-        alg_aead,
-        kind: KdfType::Key,
-        len: key_len,
-    }
-    .derive(hkdf, sender_key, shared_secret)?)
+    Ok(KdfInfo { id: sender_id, id_context: Some(gid), alg_aead, kind: KdfType::Key, len: key_len }.derive(
+        hkdf,
+        sender_key,
+        shared_secret,
+    )?)
 }
 
 /// Our half of the static-static agreement, with a cache of shared secrets.
@@ -71,13 +68,7 @@ impl Agreement {
         max_cached: usize,
     ) -> Result<Self, GroupError> {
         let private = ka.private_from_signature_key(sig_curve, own_private_key)?;
-        Ok(Self {
-            ka,
-            sig_curve,
-            private,
-            cache: BTreeMap::new(),
-            max_cached: max_cached.max(1),
-        })
+        Ok(Self { ka, sig_curve, private, cache: BTreeMap::new(), max_cached: max_cached.max(1) })
     }
 
     /// The shared secret with the member whose signature public key is
@@ -90,9 +81,7 @@ impl Agreement {
         if let Some(s) = self.cache.get(peer_public_key) {
             return Ok(s.clone());
         }
-        let peer = self
-            .ka
-            .public_from_signature_key(self.sig_curve, peer_public_key)?;
+        let peer = self.ka.public_from_signature_key(self.sig_curve, peer_public_key)?;
         let secret = self.ka.agree(&self.private, &peer)?;
         if self.cache.len() >= self.max_cached {
             // Bounded: drop an arbitrary (the smallest) entry; it is recomputed on demand.

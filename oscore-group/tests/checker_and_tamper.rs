@@ -59,9 +59,7 @@ fn checker_accepts_genuine_messages() {
         let (mut client, mut servers) = net.all(&|_| {});
         let mut checker = checker(&net, net.resolver.clone(), false);
         for round in 0..3u64 {
-            let (req, mut request) = client
-                .protect_request(&get("c"), RequestMode::Group, round)
-                .unwrap();
+            let (req, mut request) = client.protect_request(&get("c"), RequestMode::Group, round).unwrap();
             let checked = checker.check_request(&req).unwrap();
             assert_eq!(checked.kid, CLIENT);
             assert_eq!(checked.gid, client.gid());
@@ -69,9 +67,7 @@ fn checker_accepts_genuine_messages() {
             for server in &mut servers {
                 let (_, mut b) = deliver(server.verify_request(&req, round).unwrap());
                 let resp = server.protect_response(&content(b"r"), &mut b, round).unwrap();
-                let ok = checker
-                    .check_response(&resp, &checked.gid, &checked.kid, &piv)
-                    .unwrap();
+                let ok = checker.check_response(&resp, &checked.gid, &checked.kid, &piv).unwrap();
                 assert_eq!(ok.kid, server.params().sender_id.clone().unwrap());
                 client.verify_response(&resp, &mut request, round).unwrap();
             }
@@ -88,44 +84,28 @@ fn checker_rejects_wrong_key_unknown_kid_and_uncheckable_modes() {
 
         let mut wrong = net.resolver.clone();
         wrong.insert(CLIENT, &keypair(alg).1);
-        assert_eq!(
-            checker(&net, wrong, false).check_request(&req).unwrap_err(),
-            CheckError::BadSignature
-        );
+        assert_eq!(checker(&net, wrong, false).check_request(&req).unwrap_err(), CheckError::BadSignature);
 
         let mut missing = net.resolver.clone();
         missing.remove(CLIENT);
-        assert_eq!(
-            checker(&net, missing, false).check_request(&req).unwrap_err(),
-            CheckError::UnknownSender
-        );
+        assert_eq!(checker(&net, missing, false).check_request(&req).unwrap_err(), CheckError::UnknownSender);
 
         let mut c = checker(&net, net.resolver.clone(), false);
         let (pw, mut pw_request) = client
-            .protect_request(
-                &get("p"),
-                RequestMode::Pairwise {
-                    recipient: SERVERS[0].to_vec(),
-                },
-                0,
-            )
+            .protect_request(&get("p"), RequestMode::Pairwise { recipient: SERVERS[0].to_vec() }, 0)
             .unwrap();
         assert_eq!(c.check_request(&pw).unwrap_err(), CheckError::PairwiseMode);
         let (_, mut b) = deliver(servers[0].verify_request(&pw, 0).unwrap());
         let pw_resp = servers[0].protect_response(&content(b"x"), &mut b, 0).unwrap();
         assert_eq!(
-            c.check_response(&pw_resp, client.gid(), CLIENT, pw_request.partial_iv())
-                .unwrap_err(),
+            c.check_response(&pw_resp, client.gid(), CLIENT, pw_request.partial_iv()).unwrap_err(),
             CheckError::PairwiseMode
         );
         client.verify_response(&pw_resp, &mut pw_request, 0).unwrap();
 
         assert_eq!(c.check_request(&get("plain")).unwrap_err(), CheckError::NotOscore);
         let mut optimized = checker(&net, net.resolver.clone(), true);
-        assert_eq!(
-            optimized.check_request(&req).unwrap_err(),
-            CheckError::OptimizedMode
-        );
+        assert_eq!(optimized.check_request(&req).unwrap_err(), CheckError::OptimizedMode);
     }
 }
 
@@ -139,21 +119,13 @@ fn every_bit_flip_is_rejected_by_members_and_checker() {
         let (warmup, _) = client.protect_request(&get("w"), RequestMode::Group, 0).unwrap();
         deliver(servers[0].verify_request(&warmup, 0).unwrap());
 
-        let (req, mut request) = client
-            .protect_request(&get("tamper me"), RequestMode::Group, 0)
-            .unwrap();
+        let (req, mut request) = client.protect_request(&get("tamper me"), RequestMode::Group, 0).unwrap();
         let window = servers[0].replay_window(CLIENT).cloned();
         let ssn = servers[0].sequence_number();
         let mut n = 0;
         for forged in flips(&req) {
-            assert!(
-                servers[0].verify_request(&forged, 0).is_err(),
-                "member accepted a flipped request"
-            );
-            assert!(
-                checker.check_request(&forged).is_err(),
-                "checker accepted a flipped request"
-            );
+            assert!(servers[0].verify_request(&forged, 0).is_err(), "member accepted a flipped request");
+            assert!(checker.check_request(&forged).is_err(), "checker accepted a flipped request");
             assert_eq!(servers[0].replay_window(CLIENT).cloned(), window, "window moved");
             assert_eq!(servers[0].sequence_number(), ssn);
             n += 1;
@@ -161,20 +133,14 @@ fn every_bit_flip_is_rejected_by_members_and_checker() {
         assert!(n > 8 * (64 + 8), "{n} flips");
         // The genuine request still verifies: nothing moved.
         let (_, mut binding) = deliver(servers[0].verify_request(&req, 0).unwrap());
-        let resp = servers[0]
-            .protect_response(&content(b"answer"), &mut binding, 0)
-            .unwrap();
+        let resp = servers[0].protect_response(&content(b"answer"), &mut binding, 0).unwrap();
         let piv = request.partial_iv().to_vec();
         for forged in flips(&resp) {
             assert!(
                 client.verify_response(&forged, &mut request, 0).is_err(),
                 "client accepted a flipped response"
             );
-            assert!(
-                checker
-                    .check_response(&forged, client.gid(), CLIENT, &piv)
-                    .is_err()
-            );
+            assert!(checker.check_response(&forged, client.gid(), CLIENT, &piv).is_err());
         }
         client.verify_response(&resp, &mut request, 0).unwrap();
     }

@@ -42,9 +42,7 @@ fn round(
     for (i, server) in servers.iter_mut().enumerate() {
         let (original, mut binding) = deliver(server.verify_request(&protected, now).unwrap());
         assert_eq!(original, get("temp"));
-        let response = server
-            .protect_response(&content(&[i as u8; 3]), &mut binding, now)
-            .unwrap();
+        let response = server.protect_response(&content(&[i as u8; 3]), &mut binding, now).unwrap();
         let got = client.verify_response(&response, &mut request, now).unwrap();
         assert_eq!(got.kid, SERVERS[i]);
         assert_eq!(got.message.payload, vec![i as u8; 3]);
@@ -79,26 +77,15 @@ fn pairwise_mode_end_to_end() {
         let net = Net::new(alg);
         let (mut client, mut servers) = net.all(&|_| {});
         let (protected, mut request) = client
-            .protect_request(
-                &get("p"),
-                RequestMode::Pairwise {
-                    recipient: SERVERS[1].to_vec(),
-                },
-                0,
-            )
+            .protect_request(&get("p"), RequestMode::Pairwise { recipient: SERVERS[1].to_vec() }, 0)
             .unwrap();
         assert!(option(&protected).pairwise);
         // Only the intended member can open it.
         assert!(servers[0].verify_request(&protected, 0).is_err());
-        assert!(
-            !servers[0].has_recipient(CLIENT),
-            "the context created for a failed message is removed"
-        );
+        assert!(!servers[0].has_recipient(CLIENT), "the context created for a failed message is removed");
         let (original, mut binding) = deliver(servers[1].verify_request(&protected, 0).unwrap());
         assert_eq!(original, get("p"));
-        let response = servers[1]
-            .protect_response(&content(b"pw"), &mut binding, 0)
-            .unwrap();
+        let response = servers[1].protect_response(&content(b"pw"), &mut binding, 0).unwrap();
         assert!(option(&response).pairwise);
         let got = client.verify_response(&response, &mut request, 0).unwrap();
         assert!(got.pairwise);
@@ -117,18 +104,9 @@ fn optimized_mode_end_to_end() {
         assert_eq!(protected.payload.len(), plain_len + 64);
         for (i, server) in servers.iter_mut().enumerate() {
             let (_, mut binding) = deliver(server.verify_request(&protected, 0).unwrap());
-            let response = server
-                .protect_response(&content(b"opt"), &mut binding, 0)
-                .unwrap();
-            assert!(
-                option(&response).pairwise,
-                "optimized responses use the pairwise key"
-            );
-            assert_eq!(
-                response.payload.len(),
-                1 + 1 + 3 + 8,
-                "no signature in optimized responses"
-            );
+            let response = server.protect_response(&content(b"opt"), &mut binding, 0).unwrap();
+            assert!(option(&response).pairwise, "optimized responses use the pairwise key");
+            assert_eq!(response.payload.len(), 1 + 1 + 3 + 8, "no signature in optimized responses");
             let got = client.verify_response(&response, &mut request, 0).unwrap();
             assert_eq!(got.kid, SERVERS[i]);
         }
@@ -150,20 +128,12 @@ fn observe_across_a_rekey() {
         note.set_observe_value(1);
         let n1 = server.protect_response(&note, &mut binding, 1).unwrap();
         assert!(option(&n1).partial_iv.is_some());
-        assert_eq!(
-            client
-                .verify_response(&n1, &mut request, 1)
-                .unwrap()
-                .message
-                .payload,
-            b"1"
-        );
+        assert_eq!(client.verify_response(&n1, &mut request, 1).unwrap().message.payload, b"1");
 
         // The Group Manager rekeys: new Gid (epoch 1), new Master Secret.
         let new_gid = gid_from_prefix_epoch(b"\xb1", 1, 2);
         for m in std::iter::once(&mut client).chain(servers.iter_mut()) {
-            m.rekey(&new_gid, b"new secret", b"", MemoryStore::boxed(), 10)
-                .unwrap();
+            m.rekey(&new_gid, b"new secret", b"", MemoryStore::boxed(), 10).unwrap();
         }
         let server = &mut servers[0];
         let mut note = content(b"2");
@@ -189,51 +159,29 @@ fn late_response_within_and_after_retention() {
     for alg in ALGS {
         let net = Net::new(alg);
         let (mut client, mut servers) = net.all(&|p| p.retention = 30);
-        let (protected, mut request) = client
-            .protect_request(&get("late"), RequestMode::Group, 0)
-            .unwrap();
-        let mut bindings: Vec<_> = servers
-            .iter_mut()
-            .map(|s| deliver(s.verify_request(&protected, 0).unwrap()).1)
-            .collect();
+        let (protected, mut request) = client.protect_request(&get("late"), RequestMode::Group, 0).unwrap();
+        let mut bindings: Vec<_> =
+            servers.iter_mut().map(|s| deliver(s.verify_request(&protected, 0).unwrap()).1).collect();
         // Servers answer under the old context, but the client has rekeyed.
         let late: Vec<_> = servers
             .iter_mut()
             .zip(bindings.iter_mut())
             .map(|(s, b)| s.protect_response(&content(b"late"), b, 1).unwrap())
             .collect();
-        client
-            .rekey(b"\xb1\x00\x01", b"new secret", b"", MemoryStore::boxed(), 5)
-            .unwrap();
+        client.rekey(b"\xb1\x00\x01", b"new secret", b"", MemoryStore::boxed(), 5).unwrap();
         // Within retention (5 + 30): accepted with the retained context.
         client.verify_response(&late[0], &mut request, 20).unwrap();
         // After retention: the old context is gone.
         assert!(client.verify_response(&late[1], &mut request, 35).is_err());
         // A server that has rekeyed too answers with its own PIV and the new Gid.
-        servers[2]
-            .rekey(b"\xb1\x00\x01", b"new secret", b"", MemoryStore::boxed(), 5)
-            .unwrap();
-        let fresh = servers[2]
-            .protect_response(&content(b"new"), &mut bindings[2], 36)
-            .unwrap();
+        servers[2].rekey(b"\xb1\x00\x01", b"new secret", b"", MemoryStore::boxed(), 5).unwrap();
+        let fresh = servers[2].protect_response(&content(b"new"), &mut bindings[2], 36).unwrap();
         assert!(option(&fresh).partial_iv.is_some());
-        assert_eq!(
-            client
-                .verify_response(&fresh, &mut request, 36)
-                .unwrap()
-                .message
-                .payload,
-            b"new"
-        );
+        assert_eq!(client.verify_response(&fresh, &mut request, 36).unwrap().message.payload, b"new");
         // Requests under the old Gid are not accepted after a rekey.
         let mut stale_server = net.member(SERVERS[0], &|_| {});
-        stale_server
-            .rekey(b"\xb1\x00\x01", b"new secret", b"", MemoryStore::boxed(), 5)
-            .unwrap();
-        assert_eq!(
-            stale_server.verify_request(&protected, 6).unwrap_err(),
-            GroupError::UnknownGroup
-        );
+        stale_server.rekey(b"\xb1\x00\x01", b"new secret", b"", MemoryStore::boxed(), 5).unwrap();
+        assert_eq!(stale_server.verify_request(&protected, 6).unwrap_err(), GroupError::UnknownGroup);
     }
 }
 
@@ -248,30 +196,17 @@ fn dynamic_recipients_are_created_bounded_and_removed_on_failure() {
     let (mut forged, _) = client.protect_request(&get("x"), RequestMode::Group, 0).unwrap();
     let last = forged.payload.len() - 1;
     forged.payload[last] ^= 0x80;
-    assert_eq!(
-        server.verify_request(&forged, 0).unwrap_err(),
-        GroupError::BadSignature
-    );
+    assert_eq!(server.verify_request(&forged, 0).unwrap_err(), GroupError::BadSignature);
     assert!(!server.has_recipient(CLIENT));
     // An unknown kid (no public key anywhere) is dropped.
     let stranger_keys = keypair(alg);
     let mut p = net.params(CLIENT, &|_| {});
     p.sender_id = Some(b"\x77".to_vec());
     p.private_key = Some(stranger_keys.0.clone().into());
-    let mut stranger = Group::new(
-        &RUSTCRYPTO,
-        p,
-        Box::new(net.resolver.clone()),
-        MemoryStore::boxed(),
-    )
-    .unwrap();
-    let (msg, _) = stranger
-        .protect_request(&get("x"), RequestMode::Group, 0)
-        .unwrap();
-    assert_eq!(
-        server.verify_request(&msg, 0).unwrap_err(),
-        GroupError::UnknownSender
-    );
+    let mut stranger =
+        Group::new(&RUSTCRYPTO, p, Box::new(net.resolver.clone()), MemoryStore::boxed()).unwrap();
+    let (msg, _) = stranger.protect_request(&get("x"), RequestMode::Group, 0).unwrap();
+    assert_eq!(server.verify_request(&msg, 0).unwrap_err(), GroupError::UnknownSender);
     // Three genuine senders, at most two contexts: least recently used evicted.
     for id in [CLIENT, SERVERS[1], SERVERS[2]] {
         let mut m = net.member(id, &|_| {});
@@ -280,10 +215,7 @@ fn dynamic_recipients_are_created_bounded_and_removed_on_failure() {
         assert!(server.has_recipient(id));
         assert!(server.recipient_count() <= 2);
     }
-    assert!(
-        !server.has_recipient(CLIENT),
-        "the least recently used context was evicted"
-    );
+    assert!(!server.has_recipient(CLIENT), "the least recently used context was evicted");
 }
 
 #[test]
@@ -292,16 +224,11 @@ fn appendix_e_best_effort() {
     let (mut client, mut servers) = net.all(&|p| p.sync = ReplaySync::BestEffort);
     let (req, mut request) = client.protect_request(&get("be"), RequestMode::Group, 0).unwrap();
     let (_, mut binding) = deliver(servers[0].verify_request(&req, 0).unwrap());
-    let response = servers[0]
-        .protect_response(&content(b""), &mut binding, 0)
-        .unwrap();
+    let response = servers[0].protect_response(&content(b""), &mut binding, 0).unwrap();
     // ref: App. E.1: responses carry the server's own Partial IV
     assert!(option(&response).partial_iv.is_some());
     client.verify_response(&response, &mut request, 0).unwrap();
-    assert!(matches!(
-        servers[0].verify_request(&req, 0),
-        Err(GroupError::Core(CoreError::Replay(_)))
-    ));
+    assert!(matches!(servers[0].verify_request(&req, 0), Err(GroupError::Core(CoreError::Replay(_)))));
 }
 
 #[test]
@@ -311,10 +238,7 @@ fn appendix_e_baseline() {
     let (first, _) = client.protect_request(&get("b1"), RequestMode::Group, 0).unwrap();
     let (second, _) = client.protect_request(&get("b2"), RequestMode::Group, 0).unwrap();
     // The first request from an unknown client only sets the window.
-    assert!(matches!(
-        servers[0].verify_request(&first, 0).unwrap(),
-        RequestOutcome::Synchronized
-    ));
+    assert!(matches!(servers[0].verify_request(&first, 0).unwrap(), RequestOutcome::Synchronized));
     assert_eq!(servers[0].replay_window(CLIENT).unwrap().highest(), Some(0));
     assert_eq!(
         servers[0].verify_request(&first, 0).unwrap_err(),
@@ -338,10 +262,7 @@ fn appendix_e_echo_challenge() {
             "window not set by the challenge"
         );
         let challenge = client.verify_response(&response, &mut request, 0).unwrap();
-        assert_eq!(
-            challenge.message.header.code,
-            MessageClass::Response(ResponseType::Unauthorized)
-        );
+        assert_eq!(challenge.message.header.code, MessageClass::Response(ResponseType::Unauthorized));
         assert!(challenge.message.payload.is_empty());
         let echo = echo_value(&challenge.message).unwrap().to_vec();
         assert_eq!(echo.len(), oscore_group::group::ECHO_LEN);
@@ -349,42 +270,25 @@ fn appendix_e_echo_challenge() {
         let mut wrong = get("e");
         wrong.add_option(CoapOption::from(252), vec![0; 8]);
         let (msg, _) = client.protect_request(&wrong, RequestMode::Group, 1).unwrap();
-        assert!(matches!(
-            servers[0].verify_request(&msg, 1).unwrap(),
-            RequestOutcome::Challenge { .. }
-        ));
+        assert!(matches!(servers[0].verify_request(&msg, 1).unwrap(), RequestOutcome::Challenge { .. }));
         // Each challenge replaces the value; the client answers the latest one.
         let (again, mut request2) = client.protect_request(&get("e2"), RequestMode::Group, 2).unwrap();
         let RequestOutcome::Challenge { response } = servers[0].verify_request(&again, 2).unwrap() else {
             panic!("still unsynchronised")
         };
-        let echo = echo_value(
-            &client
-                .verify_response(&response, &mut request2, 2)
-                .unwrap()
-                .message,
-        )
-        .unwrap()
-        .to_vec();
+        let echo = echo_value(&client.verify_response(&response, &mut request2, 2).unwrap().message)
+            .unwrap()
+            .to_vec();
         let mut echoed = get("e2");
         echoed.add_option(CoapOption::from(252), echo);
         // The repeated request echoes the value, in pairwise mode (E.3, §10.7).
         let (msg, _) = client
-            .protect_request(
-                &echoed,
-                RequestMode::Pairwise {
-                    recipient: SERVERS[0].to_vec(),
-                },
-                3,
-            )
+            .protect_request(&echoed, RequestMode::Pairwise { recipient: SERVERS[0].to_vec() }, 3)
             .unwrap();
         let (got, _) = deliver(servers[0].verify_request(&msg, 3).unwrap());
         assert_eq!(got.get_first_option(CoapOption::UriPath), Some(&b"e2".to_vec()));
         // Now synchronised: the first request is too old or replayed.
-        assert!(matches!(
-            servers[0].verify_request(&first, 4),
-            Err(GroupError::Core(CoreError::Replay(_)))
-        ));
+        assert!(matches!(servers[0].verify_request(&first, 4), Err(GroupError::Core(CoreError::Replay(_)))));
         let (next, _) = client.protect_request(&get("n"), RequestMode::Group, 5).unwrap();
         deliver(servers[0].verify_request(&next, 5).unwrap());
     }
@@ -393,31 +297,20 @@ fn appendix_e_echo_challenge() {
 #[test]
 fn partial_iv_exhaustion_stops_sending() {
     let net = Net::new(AlgorithmId::EDDSA);
-    let store = MemoryStore::with_state(PersistedState {
-        ssn_bound: MAX_SSN,
-        ..Default::default()
-    });
-    let mut client = Group::new(
-        &RUSTCRYPTO,
-        net.params(CLIENT, &|_| {}),
-        Box::new(net.resolver.clone()),
-        Box::new(store),
-    )
-    .unwrap();
+    let store = MemoryStore::with_state(PersistedState { ssn_bound: MAX_SSN, ..Default::default() });
+    let mut client =
+        Group::new(&RUSTCRYPTO, net.params(CLIENT, &|_| {}), Box::new(net.resolver.clone()), Box::new(store))
+            .unwrap();
     let (last, _) = client.protect_request(&get("x"), RequestMode::Group, 0).unwrap();
     assert_eq!(option(&last).partial_iv, Some(vec![0xff; 5]));
     for _ in 0..2 {
         assert_eq!(
-            client
-                .protect_request(&get("x"), RequestMode::Group, 0)
-                .unwrap_err(),
+            client.protect_request(&get("x"), RequestMode::Group, 0).unwrap_err(),
             GroupError::Core(CoreError::SequenceNumberExhausted)
         );
     }
     // A rekey (new Sender Context) lets it send again.
-    client
-        .rekey(b"\xb1\x00\x01", b"s2", b"", MemoryStore::boxed(), 1)
-        .unwrap();
+    client.rekey(b"\xb1\x00\x01", b"s2", b"", MemoryStore::boxed(), 1).unwrap();
     client.protect_request(&get("x"), RequestMode::Group, 1).unwrap();
 }
 
@@ -427,42 +320,24 @@ fn silent_server_verifies_but_never_sends() {
     let mut p = net.params(SERVERS[0], &|_| {});
     p.sender_id = None;
     p.private_key = None;
-    let mut silent = Group::new(
-        &RUSTCRYPTO,
-        p,
-        Box::new(net.resolver.clone()),
-        MemoryStore::boxed(),
-    )
-    .unwrap();
+    let mut silent =
+        Group::new(&RUSTCRYPTO, p, Box::new(net.resolver.clone()), MemoryStore::boxed()).unwrap();
     let mut client = net.member(CLIENT, &|_| {});
     let (msg, _) = client.protect_request(&get("s"), RequestMode::Group, 0).unwrap();
     let (_, mut binding) = deliver(silent.verify_request(&msg, 0).unwrap());
     assert_eq!(
-        silent
-            .protect_response(&content(b""), &mut binding, 0)
-            .unwrap_err(),
+        silent.protect_response(&content(b""), &mut binding, 0).unwrap_err(),
         GroupError::SilentServer
     );
     assert_eq!(
-        silent
-            .protect_request(&get("s"), RequestMode::Group, 0)
-            .unwrap_err(),
+        silent.protect_request(&get("s"), RequestMode::Group, 0).unwrap_err(),
         GroupError::SilentServer
     );
     // Pairwise messages cannot be processed without a private key.
     let (pw, _) = client
-        .protect_request(
-            &get("s"),
-            RequestMode::Pairwise {
-                recipient: SERVERS[0].to_vec(),
-            },
-            0,
-        )
+        .protect_request(&get("s"), RequestMode::Pairwise { recipient: SERVERS[0].to_vec() }, 0)
         .unwrap();
-    assert_eq!(
-        silent.verify_request(&pw, 0).unwrap_err(),
-        GroupError::PairwiseUnsupported
-    );
+    assert_eq!(silent.verify_request(&pw, 0).unwrap_err(), GroupError::PairwiseUnsupported);
 }
 
 #[test]
@@ -471,13 +346,7 @@ fn pairwise_flag_when_unsupported_and_own_sender_id() {
     let mut client = net.member(CLIENT, &|_| {});
     let mut server = net.member(SERVERS[0], &|p| p.pairwise = false);
     let (pw, _) = client
-        .protect_request(
-            &get("s"),
-            RequestMode::Pairwise {
-                recipient: SERVERS[0].to_vec(),
-            },
-            0,
-        )
+        .protect_request(&get("s"), RequestMode::Pairwise { recipient: SERVERS[0].to_vec() }, 0)
         .unwrap();
     let err = server.verify_request(&pw, 0).unwrap_err();
     assert_eq!(err, GroupError::PairwiseUnsupported);
@@ -486,8 +355,5 @@ fn pairwise_flag_when_unsupported_and_own_sender_id() {
     // A request that claims the receiver's own Sender ID.
     let mut twin = net.member(SERVERS[0], &|_| {});
     let (mine, _) = twin.protect_request(&get("s"), RequestMode::Group, 0).unwrap();
-    assert_eq!(
-        server.verify_request(&mine, 0).unwrap_err(),
-        GroupError::OwnSenderId
-    );
+    assert_eq!(server.verify_request(&mine, 0).unwrap_err(), GroupError::OwnSenderId);
 }

@@ -66,13 +66,7 @@ fn algorithms_element_and_external_aad() {
                 oscore_option.as_deref(),
                 &mut out,
             );
-            assert_eq!(
-                out,
-                hex(&applied["aad_array_cbor"]),
-                "{} {}",
-                case["name"],
-                applied["kind"]
-            );
+            assert_eq!(out, hex(&applied["aad_array_cbor"]), "{} {}", case["name"], applied["kind"]);
         }
     }
 }
@@ -86,23 +80,12 @@ fn interop_key_derivation() {
     for g in v["groups"].as_array().unwrap() {
         let c = &g["common"];
         let derive = |id: &[u8], kind, len| {
-            KdfInfo {
-                id,
-                id_context: Some(&hex(&c["id_context"])),
-                alg_aead: AlgorithmId(10),
-                kind,
-                len,
-            }
-            .derive(hkdf, &hex(&c["master_salt"]), &hex(&c["master_secret"]))
-            .unwrap()
-            .to_vec()
+            KdfInfo { id, id_context: Some(&hex(&c["id_context"])), alg_aead: AlgorithmId(10), kind, len }
+                .derive(hkdf, &hex(&c["master_salt"]), &hex(&c["master_secret"]))
+                .unwrap()
+                .to_vec()
         };
-        assert_eq!(
-            derive(&[], KdfType::Iv, 13),
-            hex(&c["common_iv"]),
-            "{}",
-            g["name"]
-        );
+        assert_eq!(derive(&[], KdfType::Iv, 13), hex(&c["common_iv"]), "{}", g["name"]);
         for m in g["members"].as_array().unwrap() {
             assert_eq!(
                 derive(&hex(&m["sender_id"]), KdfType::Key, 16),
@@ -119,10 +102,7 @@ fn interop_key_derivation() {
 /// The agreement of member `id`, if its private key is published.
 fn agreement_for(g: &Value, id: &[u8]) -> Option<Agreement> {
     let (curve, ka) = if sign_alg(g) == AlgorithmId::EDDSA {
-        (
-            CurveId::ED25519,
-            RUSTCRYPTO.key_agreement(CurveId::X25519).unwrap(),
-        )
+        (CurveId::ED25519, RUSTCRYPTO.key_agreement(CurveId::X25519).unwrap())
     } else {
         (CurveId::P256, RUSTCRYPTO.key_agreement(CurveId::P256).unwrap())
     };
@@ -165,24 +145,14 @@ fn interop_shared_secrets_and_pairwise_keys() {
                 &hex(&g["common"]["id_context"]),
             )
             .unwrap();
-            assert_eq!(
-                *key,
-                hex(&p["pairwise_key"]),
-                "{} {}→{}",
-                g["name"],
-                p["sender"],
-                p["recipient"]
-            );
+            assert_eq!(*key, hex(&p["pairwise_key"]), "{} {}→{}", g["name"], p["sender"], p["recipient"]);
             if let Some(swapped) = p["swapped_salt_ikm_value"].as_str() {
                 assert_ne!(hex::encode(&*key), swapped, "salt and IKM must not be swapped");
             }
             keys += 1;
         }
     }
-    assert!(
-        secrets >= 15 && keys >= 30,
-        "{secrets} secrets, {keys} pairwise keys"
-    );
+    assert!(secrets >= 15 && keys >= 30, "{secrets} secrets, {keys} pairwise keys");
 }
 
 fn derived(name: &str) -> Value {
@@ -223,34 +193,22 @@ fn derived_08_signature_mode_request_and_response() {
     assert_eq!(hex(&req_v["plaintext"])[0], 0x01);
 
     let mut client = build(&g, params(&g, Some(&hex(&req_v["sender_id"]))), 5);
-    let (protected, mut request) = client
-        .protect_request(&get_test(), RequestMode::Group, 0)
-        .unwrap();
+    let (protected, mut request) = client.protect_request(&get_test(), RequestMode::Group, 0).unwrap();
     assert_eq!(oscore_value(&protected), hex(&req_v["oscore_option"]));
-    assert_eq!(
-        protected.payload,
-        hex(&req_v["payload"]),
-        "signature-mode request payload"
-    );
+    assert_eq!(protected.payload, hex(&req_v["payload"]), "signature-mode request payload");
 
     let mut sp = params(&g, Some(&hex(&resp_v["sender_id"])));
     sp.sync = ReplaySync::Baseline { deliver_first: true };
     let mut server = build(&g, sp, 0);
-    let RequestOutcome::Deliver {
-        request: original,
-        mut binding,
-    } = server.verify_request(&protected, 0).unwrap()
+    let RequestOutcome::Deliver { request: original, mut binding } =
+        server.verify_request(&protected, 0).unwrap()
     else {
         panic!("not delivered")
     };
     assert_eq!(original, get_test());
     let response = server.protect_response(&ok_response(), &mut binding, 0).unwrap();
     assert_eq!(oscore_value(&response), hex(&resp_v["oscore_option"]));
-    assert_eq!(
-        response.payload,
-        hex(&resp_v["payload"]),
-        "signature-mode response payload"
-    );
+    assert_eq!(response.payload, hex(&resp_v["payload"]), "signature-mode response payload");
 
     let got = client.verify_response(&response, &mut request, 0).unwrap();
     assert_eq!(got.message, ok_response());
@@ -263,9 +221,7 @@ fn derived_08_optimized_response() {
     let req_v = derived("derived08_signature_mode_request_0a");
     let resp_v = derived("derived08_optimized_response_51");
     let mut client = build(&g, params(&g, Some(&hex(&req_v["sender_id"]))), 5);
-    let (protected, mut request) = client
-        .protect_request(&get_test(), RequestMode::Group, 0)
-        .unwrap();
+    let (protected, mut request) = client.protect_request(&get_test(), RequestMode::Group, 0).unwrap();
     let mut sp = params(&g, Some(&hex(&resp_v["sender_id"])));
     sp.sync = ReplaySync::Baseline { deliver_first: true };
     let mut server = build(&g, sp, 0);
@@ -274,16 +230,8 @@ fn derived_08_optimized_response() {
     };
     binding.respond_pairwise();
     let response = server.protect_response(&ok_response(), &mut binding, 0).unwrap();
-    assert_eq!(
-        oscore_value(&response),
-        hex(&resp_v["oscore_option"]),
-        "flag 0x28: Pairwise Flag + kid"
-    );
-    assert_eq!(
-        response.payload,
-        hex(&resp_v["payload"]),
-        "optimized response payload"
-    );
+    assert_eq!(oscore_value(&response), hex(&resp_v["oscore_option"]), "flag 0x28: Pairwise Flag + kid");
+    assert_eq!(response.payload, hex(&resp_v["payload"]), "optimized response payload");
     let got = client.verify_response(&response, &mut request, 0).unwrap();
     assert!(got.pairwise);
     assert_eq!(got.message, ok_response());
@@ -295,15 +243,8 @@ fn derived_08_pairwise_mode_request() {
     let v = derived("derived08_pairwise_mode_request_0a_to_52");
     let peer = hex(&v["peer_id"]);
     let mut client = build(&g, params(&g, Some(&hex(&v["sender_id"]))), 6);
-    let (protected, _) = client
-        .protect_request(
-            &get_test(),
-            RequestMode::Pairwise {
-                recipient: peer.clone(),
-            },
-            0,
-        )
-        .unwrap();
+    let (protected, _) =
+        client.protect_request(&get_test(), RequestMode::Pairwise { recipient: peer.clone() }, 0).unwrap();
     assert_eq!(oscore_value(&protected), hex(&v["oscore_option"]));
     assert_eq!(protected.payload, hex(&v["payload"]), "pairwise request payload");
     let mut sp = params(&g, Some(&peer));
@@ -324,9 +265,7 @@ fn derived_08_optimized_request() {
     let mut cp = params(&g, Some(&hex(&v["sender_id"])));
     cp.optimized = true;
     let mut client = build(&g, cp, 7);
-    let (protected, _) = client
-        .protect_request(&get_test(), RequestMode::Group, 0)
-        .unwrap();
+    let (protected, _) = client.protect_request(&get_test(), RequestMode::Group, 0).unwrap();
     assert_eq!(oscore_value(&protected), hex(&v["oscore_option"]));
     assert_eq!(protected.payload, hex(&v["payload"]), "optimized request payload");
     let mut sp = params(&g, Some(&hex::decode("52").unwrap()));

@@ -31,9 +31,7 @@ pub fn flip(bytes: &mut [u8], bit: usize) {
 
 /// `len` bytes of a fixed pattern that depends on `seed`.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
 fn name(aead: &dyn Aead) -> String {
@@ -76,18 +74,9 @@ pub fn aead_parameters(p: &CryptoProvider) {
             .find(|a| a.cose_alg == aead.alg().0)
             .unwrap_or_else(|| panic!("{} is not in algorithms.json", name(*aead)));
         assert_eq!(aead.key_len(), entry.key_length, "{} key length", entry.name);
-        assert_eq!(
-            aead.nonce_len(),
-            entry.nonce_length,
-            "{} nonce length",
-            entry.name
-        );
+        assert_eq!(aead.nonce_len(), entry.nonce_length, "{} nonce length", entry.name);
         assert_eq!(aead.tag_len(), entry.tag_length, "{} tag length", entry.name);
-        assert!(
-            p.aeads[..i].iter().all(|other| other.alg() != aead.alg()),
-            "{} offered twice",
-            entry.name
-        );
+        assert!(p.aeads[..i].iter().all(|other| other.alg() != aead.alg()), "{} offered twice", entry.name);
         let found = p.aead(aead.alg()).expect("lookup by identifier");
         assert_eq!(found.alg(), aead.alg());
     }
@@ -130,9 +119,7 @@ pub fn aead_round_trip(p: &CryptoProvider) {
             let nonce = pattern(aead.nonce_len(), n);
             let mut buf = pattern(20, n);
             let mut tag = vec![0; aead.tag_len()];
-            prepared
-                .seal_detached(&nonce, b"aad", &mut buf, &mut tag)
-                .unwrap();
+            prepared.seal_detached(&nonce, b"aad", &mut buf, &mut tag).unwrap();
             prepared.open_detached(&nonce, b"aad", &mut buf, &tag).unwrap();
             assert_eq!(buf, pattern(20, n));
         }
@@ -174,10 +161,7 @@ pub fn aead_bit_flips(p: &CryptoProvider) {
             let mut buf = ct.to_vec();
             prepared.open_detached(nonce, aad, &mut buf, tag).is_err()
         };
-        assert!(
-            !rejects(&nonce, &aad, &ct, &tag),
-            "{alg}: genuine message rejected"
-        );
+        assert!(!rejects(&nonce, &aad, &ct, &tag), "{alg}: genuine message rejected");
         for bit in 0..ct.len() * 8 {
             let mut bad = ct.clone();
             flip(&mut bad, bit);
@@ -200,18 +184,11 @@ pub fn aead_bit_flips(p: &CryptoProvider) {
         }
         // Truncated or extended AAD / ciphertext.
         assert!(rejects(&nonce, &aad[..7], &ct, &tag), "{alg}: short AAD");
-        assert!(
-            rejects(&nonce, &[&aad[..], &[0]].concat(), &ct, &tag),
-            "{alg}: long AAD"
-        );
+        assert!(rejects(&nonce, &[&aad[..], &[0]].concat(), &ct, &tag), "{alg}: long AAD");
         assert!(rejects(&nonce, &aad, &ct[..15], &tag), "{alg}: short ciphertext");
         let mut other_key = key.clone();
         flip(&mut other_key, 0);
-        assert_eq!(
-            open(*aead, &other_key, &nonce, &aad, &ct, &tag),
-            None,
-            "{alg}: other key"
-        );
+        assert_eq!(open(*aead, &other_key, &nonce, &aad, &ct, &tag), None, "{alg}: other key");
     }
 }
 
@@ -220,10 +197,7 @@ pub fn aead_bad_lengths(p: &CryptoProvider) {
     for aead in p.aeads {
         let alg = name(*aead);
         for len in [0, aead.key_len() - 1, aead.key_len() + 1, 64] {
-            assert!(
-                aead.prepare(&vec![0x42; len]).is_err(),
-                "{alg}: key of {len} bytes"
-            );
+            assert!(aead.prepare(&vec![0x42; len]).is_err(), "{alg}: key of {len} bytes");
         }
         let key = aead.prepare(&pattern(aead.key_len(), 9)).unwrap();
         let nonce = pattern(aead.nonce_len(), 10);
@@ -235,24 +209,15 @@ pub fn aead_bad_lengths(p: &CryptoProvider) {
                 key.seal_detached(&bad_nonce, b"", &mut buf, &mut tag).is_err(),
                 "{alg}: seal nonce {len}"
             );
-            assert!(
-                key.open_detached(&bad_nonce, b"", &mut buf, &tag).is_err(),
-                "{alg}: open nonce {len}"
-            );
+            assert!(key.open_detached(&bad_nonce, b"", &mut buf, &tag).is_err(), "{alg}: open nonce {len}");
         }
         for len in [0, 4, aead.tag_len() - 1, aead.tag_len() + 1, 32] {
             if len == aead.tag_len() {
                 continue;
             }
             let mut bad_tag = vec![0u8; len];
-            assert!(
-                key.seal_detached(&nonce, b"", &mut buf, &mut bad_tag).is_err(),
-                "{alg}: seal tag {len}"
-            );
-            assert!(
-                key.open_detached(&nonce, b"", &mut buf, &bad_tag).is_err(),
-                "{alg}: open tag {len}"
-            );
+            assert!(key.seal_detached(&nonce, b"", &mut buf, &mut bad_tag).is_err(), "{alg}: seal tag {len}");
+            assert!(key.open_detached(&nonce, b"", &mut buf, &bad_tag).is_err(), "{alg}: open tag {len}");
         }
         // A proper call still works on the same prepared key.
         let mut buf = pattern(10, 11);
@@ -273,17 +238,9 @@ fn aead_known_answer(
     expected: &[u8],
 ) {
     let (ct, tag) = seal(aead, key, nonce, aad, plaintext);
-    assert_eq!(
-        hex::encode([ct, tag].concat()),
-        hex::encode(expected),
-        "{what}: ciphertext ‖ tag"
-    );
+    assert_eq!(hex::encode([ct, tag].concat()), hex::encode(expected), "{what}: ciphertext ‖ tag");
     let (ct, tag) = expected.split_at(plaintext.len());
-    assert_eq!(
-        open(aead, key, nonce, aad, ct, tag).as_deref(),
-        Some(plaintext),
-        "{what}: open"
-    );
+    assert_eq!(open(aead, key, nonce, aad, ct, tag).as_deref(), Some(plaintext), "{what}: open");
 }
 
 /// RFC 8613 Appendix C.4–C.8 (AES-CCM-16-64-128) ciphertexts reproduce
@@ -296,15 +253,7 @@ pub fn aead_known_answers(p: &CryptoProvider) {
         };
         let d = &v.derived;
         let what = format!("RFC 8613 {}", v.section);
-        aead_known_answer(
-            aead,
-            &what,
-            &d.encryption_key,
-            &d.nonce,
-            &d.aad,
-            &d.plaintext,
-            &d.ciphertext,
-        );
+        aead_known_answer(aead, &what, &d.encryption_key, &d.nonce, &d.aad, &d.plaintext, &d.ciphertext);
         checked += 1;
     }
     if p.aead(AlgorithmId::AES_CCM_16_64_128).is_some() {
@@ -349,30 +298,17 @@ pub fn hkdf_rfc5869(p: &CryptoProvider) {
         assert_eq!(c.okm.len(), c.l);
         let mut okm = vec![0u8; c.l];
         hkdf.derive(&c.salt, &c.ikm, &c.info, &mut okm).unwrap();
-        assert_eq!(
-            hex::encode(&okm),
-            hex::encode(&c.okm),
-            "case {} derive",
-            c.test_case
-        );
+        assert_eq!(hex::encode(&okm), hex::encode(&c.okm), "case {} derive", c.test_case);
         let mut okm = vec![0u8; c.l];
         hkdf.expand(&c.prk, &c.info, &mut okm).unwrap();
-        assert_eq!(
-            hex::encode(&okm),
-            hex::encode(&c.okm),
-            "case {} expand",
-            c.test_case
-        );
+        assert_eq!(hex::encode(&okm), hex::encode(&c.okm), "case {} expand", c.test_case);
         // A prefix of the output is the output of a shorter request.
         let mut short = vec![0u8; 16];
         hkdf.derive(&c.salt, &c.ikm, &c.info, &mut short).unwrap();
         assert_eq!(short, c.okm[..16]);
         // A PRK shorter than HashLen is refused.
         let mut out = [0u8; 16];
-        assert!(
-            hkdf.expand(&c.prk[..hkdf.hash_len() - 1], &c.info, &mut out)
-                .is_err()
-        );
+        assert!(hkdf.expand(&c.prk[..hkdf.hash_len() - 1], &c.info, &mut out).is_err());
     }
     let c = &cases[0];
     let max = 255 * hkdf.hash_len();
@@ -432,20 +368,10 @@ pub fn ed25519_rfc8032(p: &CryptoProvider) {
     assert_eq!(cases.len(), 3);
     for c in &cases {
         let sk = alg.signing_key(&c.secret_key).unwrap();
-        assert_eq!(
-            hex::encode(sk.public_key()),
-            hex::encode(&c.public_key),
-            "{}: public key",
-            c.name
-        );
+        assert_eq!(hex::encode(sk.public_key()), hex::encode(&c.public_key), "{}: public key", c.name);
         let mut sig = vec![0u8; alg.signature_len()];
         sk.sign(&c.message, &mut sig).unwrap();
-        assert_eq!(
-            hex::encode(&sig),
-            hex::encode(&c.signature),
-            "{}: signature",
-            c.name
-        );
+        assert_eq!(hex::encode(&sig), hex::encode(&c.signature), "{}: signature", c.name);
         let vk = alg.verifying_key(&c.public_key).unwrap();
         check_signature_flips(&|m, s| vk.verify(m, s).is_ok(), &c.message, &c.signature, &c.name);
     }
@@ -462,17 +388,11 @@ pub fn ed25519_bad_inputs(p: &CryptoProvider) {
     let c = &vectors::ed25519_x25519().rfc8032_ed25519[0];
     for len in [0, 31, 33, 64] {
         assert!(alg.signing_key(&vec![7; len]).is_err(), "seed of {len} bytes");
-        assert!(
-            alg.verifying_key(&vec![7; len]).is_err(),
-            "public key of {len} bytes"
-        );
+        assert!(alg.verifying_key(&vec![7; len]).is_err(), "public key of {len} bytes");
     }
     let sk = alg.signing_key(&c.secret_key).unwrap();
     for len in [0, 63, 65] {
-        assert!(
-            sk.sign(b"m", &mut vec![0; len]).is_err(),
-            "signature buffer of {len} bytes"
-        );
+        assert!(sk.sign(b"m", &mut vec![0; len]).is_err(), "signature buffer of {len} bytes");
     }
     // The identity point (y = 1) has small order.
     let mut identity = [0u8; 32];
@@ -482,10 +402,7 @@ pub fn ed25519_bad_inputs(p: &CryptoProvider) {
     let mut non_canonical = [0xffu8; 32];
     non_canonical[0] = 0xed;
     non_canonical[31] = 0x7f;
-    assert!(
-        alg.verifying_key(&non_canonical).is_err(),
-        "non-canonical public key"
-    );
+    assert!(alg.verifying_key(&non_canonical).is_err(), "non-canonical public key");
     // About half of all y are not on the curve: some of these must be refused.
     let off_curve = (2u8..=40)
         .filter(|&y| {
@@ -510,35 +427,22 @@ pub fn ed25519_interop(p: &CryptoProvider) {
     };
     let interop = vectors::groupcomm_interop();
     let mut members = 0;
-    for m in interop
-        .groups
-        .iter()
-        .flat_map(|g| &g.members)
-        .filter(|m| m.key_type == "Ed25519")
-    {
+    for m in interop.groups.iter().flat_map(|g| &g.members).filter(|m| m.key_type == "Ed25519") {
         let public = m.ed25519_public.as_ref().unwrap();
         alg.verifying_key(public).unwrap();
         if let Some(seed) = &m.ed25519_seed {
-            assert_eq!(
-                hex::encode(alg.signing_key(seed).unwrap().public_key()),
-                hex::encode(public)
-            );
+            assert_eq!(hex::encode(alg.signing_key(seed).unwrap().public_key()), hex::encode(public));
             members += 1;
         }
     }
     assert!(members >= 6, "Ed25519 members with seeds: {members}");
     let mut messages = 0;
-    for msg in interop
-        .messages()
-        .filter(|m| m.alg_countersign() == AlgorithmId::EDDSA.0)
-    {
+    for msg in interop.messages().filter(|m| m.alg_countersign() == AlgorithmId::EDDSA.0) {
         let (Some(tbs), Some(sig)) = (&msg.to_be_signed, &msg.signature) else {
             continue;
         };
         let member = interop.group(&msg.group).member(&msg.sender_id);
-        let vk = alg
-            .verifying_key(member.ed25519_public.as_ref().unwrap())
-            .unwrap();
+        let vk = alg.verifying_key(member.ed25519_public.as_ref().unwrap()).unwrap();
         assert!(vk.verify(tbs, sig).is_ok(), "{}: verify", msg.name);
         let mut again = vec![0u8; 64];
         let seed = member.ed25519_seed.as_ref().unwrap();
@@ -614,19 +518,8 @@ pub fn es256_bad_inputs(p: &CryptoProvider) {
     };
     let m = &p256_members()[0];
     let order = hex::decode(P256_ORDER).unwrap();
-    for bad in [
-        vec![0u8; 32],
-        order.clone(),
-        vec![0xff; 32],
-        vec![1; 31],
-        vec![1; 33],
-        vec![],
-    ] {
-        assert!(
-            alg.signing_key(&bad).is_err(),
-            "private key {}",
-            hex::encode(&bad)
-        );
+    for bad in [vec![0u8; 32], order.clone(), vec![0xff; 32], vec![1; 31], vec![1; 33], vec![]] {
+        assert!(alg.signing_key(&bad).is_err(), "private key {}", hex::encode(&bad));
     }
     let good = m.p256_uncompressed();
     let mut off_curve = good.clone();
@@ -648,18 +541,11 @@ pub fn es256_bad_inputs(p: &CryptoProvider) {
         vec![0x00],
         vec![],
     ] {
-        assert!(
-            alg.verifying_key(&bad).is_err(),
-            "public key {}",
-            hex::encode(&bad)
-        );
+        assert!(alg.verifying_key(&bad).is_err(), "public key {}", hex::encode(&bad));
     }
     let sk = alg.signing_key(m.p256_d.as_ref().unwrap()).unwrap();
     for len in [0, 63, 65, 72] {
-        assert!(
-            sk.sign(b"m", &mut vec![0; len]).is_err(),
-            "signature buffer of {len} bytes"
-        );
+        assert!(sk.sign(b"m", &mut vec![0; len]).is_err(), "signature buffer of {len} bytes");
     }
     let vk = alg.verifying_key(&good).unwrap();
     let mut sig = vec![0u8; 64];
@@ -680,10 +566,7 @@ pub fn es256_interop(p: &CryptoProvider) {
     };
     let interop = vectors::groupcomm_interop();
     let (mut messages, mut regenerated) = (0, 0);
-    for msg in interop
-        .messages()
-        .filter(|m| m.alg_countersign() == AlgorithmId::ES256.0)
-    {
+    for msg in interop.messages().filter(|m| m.alg_countersign() == AlgorithmId::ES256.0) {
         let (Some(tbs), Some(sig)) = (&msg.to_be_signed, &msg.signature) else {
             continue;
         };
@@ -728,9 +611,7 @@ pub fn agreement_parameters(p: &CryptoProvider) {
 
 /// `agree` checked against a known shared secret.
 fn check_agree(ka: &dyn KeyAgreement, private: &[u8], public: &[u8], expected: &[u8], what: &str) {
-    let shared = ka
-        .agree(private, public)
-        .unwrap_or_else(|_| panic!("{what}: agree failed"));
+    let shared = ka.agree(private, public).unwrap_or_else(|_| panic!("{what}: agree failed"));
     assert_eq!(shared.len(), ka.shared_secret_len());
     assert_eq!(hex::encode(&shared[..]), hex::encode(expected), "{what}");
 }
@@ -742,53 +623,19 @@ pub fn x25519_rfc7748(p: &CryptoProvider) {
         return;
     };
     let v = vectors::ed25519_x25519().rfc7748_x25519;
-    check_agree(
-        ka,
-        &v.alice_private,
-        &v.bob_public,
-        &v.shared_secret,
-        "alice → bob",
-    );
-    check_agree(
-        ka,
-        &v.bob_private,
-        &v.alice_public,
-        &v.shared_secret,
-        "bob → alice",
-    );
-    check_agree(
-        ka,
-        &v.alice_private,
-        &X25519_BASE,
-        &v.alice_public,
-        "alice's public key",
-    );
-    check_agree(
-        ka,
-        &v.bob_private,
-        &X25519_BASE,
-        &v.bob_public,
-        "bob's public key",
-    );
+    check_agree(ka, &v.alice_private, &v.bob_public, &v.shared_secret, "alice → bob");
+    check_agree(ka, &v.bob_private, &v.alice_public, &v.shared_secret, "bob → alice");
+    check_agree(ka, &v.alice_private, &X25519_BASE, &v.alice_public, "alice's public key");
+    check_agree(ka, &v.bob_private, &X25519_BASE, &v.bob_public, "bob's public key");
     // Low-order points give an all-zero (non-contributory) result.
     let mut one = [0u8; 32];
     one[0] = 1;
     for low in [[0u8; 32], one] {
-        assert!(
-            ka.agree(&v.alice_private, &low).is_err(),
-            "low-order point {}",
-            hex::encode(low)
-        );
+        assert!(ka.agree(&v.alice_private, &low).is_err(), "low-order point {}", hex::encode(low));
     }
     for len in [0, 31, 33] {
-        assert!(
-            ka.agree(&vec![1; len], &v.bob_public).is_err(),
-            "private key of {len} bytes"
-        );
-        assert!(
-            ka.agree(&v.alice_private, &vec![9; len]).is_err(),
-            "public key of {len} bytes"
-        );
+        assert!(ka.agree(&vec![1; len], &v.bob_public).is_err(), "private key of {len} bytes");
+        assert!(ka.agree(&v.alice_private, &vec![9; len]).is_err(), "public key of {len} bytes");
     }
 }
 
@@ -811,15 +658,9 @@ pub fn x25519_from_ed25519(p: &CryptoProvider) {
     }
     let interop = vectors::groupcomm_interop();
     let mut secrets = 0;
-    for g in interop
-        .groups
-        .iter()
-        .filter(|g| g.common.alg_countersign == AlgorithmId::EDDSA.0)
-    {
+    for g in interop.groups.iter().filter(|g| g.common.alg_countersign == AlgorithmId::EDDSA.0) {
         for m in &g.members {
-            let public = ka
-                .public_from_signature_key(ed, m.ed25519_public.as_ref().unwrap())
-                .unwrap();
+            let public = ka.public_from_signature_key(ed, m.ed25519_public.as_ref().unwrap()).unwrap();
             assert_eq!(
                 hex::encode(&public),
                 hex::encode(m.x25519_public.as_ref().unwrap()),
@@ -842,9 +683,7 @@ pub fn x25519_from_ed25519(p: &CryptoProvider) {
             for (me, peer) in [(a, b), (b, a)] {
                 let Some(seed) = &me.ed25519_seed else { continue };
                 let private = ka.private_from_signature_key(ed, seed).unwrap();
-                let public = ka
-                    .public_from_signature_key(ed, peer.ed25519_public.as_ref().unwrap())
-                    .unwrap();
+                let public = ka.public_from_signature_key(ed, peer.ed25519_public.as_ref().unwrap()).unwrap();
                 check_agree(ka, &private, &public, &s.shared_secret, &g.name);
                 secrets += 1;
             }
@@ -853,21 +692,12 @@ pub fn x25519_from_ed25519(p: &CryptoProvider) {
     assert!(secrets >= 10, "Ed25519 shared secrets checked: {secrets}");
     let c = &vectors::ed25519_x25519().rfc8032_ed25519[0];
     for curve in [CurveId::P256, CurveId::X25519, CurveId(0)] {
-        assert!(
-            ka.private_from_signature_key(curve, &c.secret_key).is_err(),
-            "{curve:?}"
-        );
-        assert!(
-            ka.public_from_signature_key(curve, &c.public_key).is_err(),
-            "{curve:?}"
-        );
+        assert!(ka.private_from_signature_key(curve, &c.secret_key).is_err(), "{curve:?}");
+        assert!(ka.public_from_signature_key(curve, &c.public_key).is_err(), "{curve:?}");
     }
     let mut identity = [0u8; 32];
     identity[0] = 1;
-    assert!(
-        ka.public_from_signature_key(ed, &identity).is_err(),
-        "small-order Edwards point"
-    );
+    assert!(ka.public_from_signature_key(ed, &identity).is_err(), "small-order Edwards point");
     for len in [0, 31, 33] {
         assert!(ka.private_from_signature_key(ed, &vec![1; len]).is_err());
         assert!(ka.public_from_signature_key(ed, &vec![1; len]).is_err());
@@ -882,11 +712,7 @@ pub fn p256_ecdh(p: &CryptoProvider) {
     };
     let interop = vectors::groupcomm_interop();
     let mut secrets = 0;
-    for g in interop
-        .groups
-        .iter()
-        .filter(|g| g.common.alg_countersign == AlgorithmId::ES256.0)
-    {
+    for g in interop.groups.iter().filter(|g| g.common.alg_countersign == AlgorithmId::ES256.0) {
         for s in &g.shared_secrets {
             let (a, b) = (g.member(&s.a), g.member(&s.b));
             for (me, peer) in [(a, b), (b, a)] {
@@ -914,11 +740,7 @@ pub fn p256_ecdh(p: &CryptoProvider) {
     }
     for curve in [CurveId::ED25519, CurveId::X25519, CurveId(0)] {
         assert!(ka.private_from_signature_key(curve, da).is_err(), "{curve:?}");
-        assert!(
-            ka.public_from_signature_key(curve, &a.p256_uncompressed())
-                .is_err(),
-            "{curve:?}"
-        );
+        assert!(ka.public_from_signature_key(curve, &a.p256_uncompressed()).is_err(), "{curve:?}");
     }
     let order = hex::decode(P256_ORDER).unwrap();
     let mut off_curve = a.p256_uncompressed();
@@ -927,12 +749,7 @@ pub fn p256_ecdh(p: &CryptoProvider) {
         assert!(ka.agree(&bad_private, &b.p256_uncompressed()).is_err());
         assert!(ka.private_from_signature_key(p256, &bad_private).is_err());
     }
-    for bad_public in [
-        off_curve,
-        vec![0u8; 65],
-        b.p256_uncompressed()[1..].to_vec(),
-        vec![],
-    ] {
+    for bad_public in [off_curve, vec![0u8; 65], b.p256_uncompressed()[1..].to_vec(), vec![]] {
         assert!(ka.agree(da, &bad_public).is_err());
         assert!(ka.public_from_signature_key(p256, &bad_public).is_err());
     }

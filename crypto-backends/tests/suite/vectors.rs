@@ -21,9 +21,7 @@ fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
 
 /// A hex string or `null`.
 fn opt_hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
-    Option::<String>::deserialize(d)?
-        .map(|s| hex::decode(&s).map_err(serde::de::Error::custom))
-        .transpose()
+    Option::<String>::deserialize(d)?.map(|s| hex::decode(&s).map_err(serde::de::Error::custom)).transpose()
 }
 
 // ---------------------------------------------------------------- algorithms.json
@@ -184,17 +182,12 @@ pub struct Interop {
 impl Interop {
     /// The group called `name`.
     pub fn group(&self, name: &str) -> &Group {
-        self.groups
-            .iter()
-            .find(|g| g.name == name)
-            .unwrap_or_else(|| panic!("no group {name}"))
+        self.groups.iter().find(|g| g.name == name).unwrap_or_else(|| panic!("no group {name}"))
     }
 
     /// Every message, published (-09 format) and derived (-08).
     pub fn messages(&self) -> impl Iterator<Item = &GroupMessage> {
-        self.messages_09_format_verified
-            .iter()
-            .chain(&self.derived_08_messages)
+        self.messages_09_format_verified.iter().chain(&self.derived_08_messages)
     }
 }
 

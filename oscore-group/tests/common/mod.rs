@@ -1,12 +1,6 @@
 //! Shared helpers: vector loading and in-memory groups built from the
 //! interop key sets in `test-vectors/groupcomm_interop.json`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 use crypto_backends::RUSTCRYPTO;
@@ -51,12 +45,7 @@ pub fn member_keys(member: &Value) -> (Option<Vec<u8>>, Vec<u8>) {
 }
 
 pub fn member<'a>(group: &'a Value, id: &[u8]) -> &'a Value {
-    group["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| hex(&m["sender_id"]) == id)
-        .unwrap()
+    group["members"].as_array().unwrap().iter().find(|m| hex(&m["sender_id"]) == id).unwrap()
 }
 
 pub fn sign_alg(group: &Value) -> AlgorithmId {
@@ -83,10 +72,7 @@ pub fn params(group: &Value, sender: Option<&[u8]>) -> GroupParams {
 
 /// A member of the interop group `name`, resuming at sender sequence number `ssn`.
 pub fn build(group: &Value, params: GroupParams, ssn: u64) -> Group {
-    let store = MemoryStore::with_state(PersistedState {
-        ssn_bound: ssn,
-        ..Default::default()
-    });
+    let store = MemoryStore::with_state(PersistedState { ssn_bound: ssn, ..Default::default() });
     Group::new(&RUSTCRYPTO, params, Box::new(resolver(group)), Box::new(store)).unwrap()
 }
 
@@ -140,20 +126,12 @@ impl Net {
     }
 
     pub fn member(&self, id: &[u8], tweak: &dyn Fn(&mut GroupParams)) -> Group {
-        Group::new(
-            &RUSTCRYPTO,
-            self.params(id, tweak),
-            Box::new(self.resolver.clone()),
-            MemoryStore::boxed(),
-        )
-        .unwrap()
+        Group::new(&RUSTCRYPTO, self.params(id, tweak), Box::new(self.resolver.clone()), MemoryStore::boxed())
+            .unwrap()
     }
 
     pub fn all(&self, tweak: &dyn Fn(&mut GroupParams)) -> (Group, Vec<Group>) {
-        (
-            self.member(CLIENT, tweak),
-            SERVERS.iter().map(|s| self.member(s, tweak)).collect(),
-        )
+        (self.member(CLIENT, tweak), SERVERS.iter().map(|s| self.member(s, tweak)).collect())
     }
 }
 
