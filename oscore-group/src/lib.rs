@@ -7,6 +7,40 @@
 //! Sans-IO like `oscore-core`: time is an argument, crypto comes from a
 //! [`CryptoProvider`](oscore_core::crypto::CryptoProvider).
 //!
+//! ```
+//! # fn main() -> Result<(), oscore_group::GroupError> {
+//! use coap_lite::{MessageClass, Packet, RequestType, ResponseType};
+//! use oscore_core::crypto::AlgorithmId;
+//! use oscore_core::store::MemoryStore;
+//! use oscore_group::{Group, GroupParams, RequestMode, RequestOutcome, StaticKeys, ReplaySync};
+//! let provider = &crypto_backends::RUSTCRYPTO;
+//! // Two members with Ed25519 keys (RFC 8032 §7.1 TEST 1 and TEST 2 seeds).
+//! let (seed_c, seed_s) = ([0x9d; 32], [0x4c; 32]);
+//! let sig = provider.signature(AlgorithmId::EDDSA).unwrap();
+//! let mut keys = StaticKeys::new();
+//! keys.insert(b"\xc0", &sig.signing_key(&seed_c)?.public_key());
+//! keys.insert(b"\x01", &sig.signing_key(&seed_s)?.public_key());
+//! let params = |id: &[u8], seed: &[u8]| {
+//!     let mut p = GroupParams::new(b"master secret", b"\xb1\x00\x00", AlgorithmId::EDDSA).with_sender(id, seed);
+//!     p.sync = ReplaySync::Baseline { deliver_first: true };
+//!     p
+//! };
+//! let mut client = Group::new(provider, params(b"\xc0", &seed_c), Box::new(keys.clone()), MemoryStore::boxed())?;
+//! let mut server = Group::new(provider, params(b"\x01", &seed_s), Box::new(keys), MemoryStore::boxed())?;
+//!
+//! let mut request = Packet::new();
+//! request.header.code = MessageClass::Request(RequestType::Get);
+//! let (protected, mut sent) = client.protect_request(&request, RequestMode::Group, 0)?;
+//! let RequestOutcome::Deliver { mut binding, .. } = server.verify_request(&protected, 0)? else { unreachable!() };
+//! let mut response = Packet::new();
+//! response.header.code = MessageClass::Response(ResponseType::Content);
+//! response.payload = b"on".to_vec();
+//! let protected = server.protect_response(&response, &mut binding, 0)?;
+//! let answer = client.verify_response(&protected, &mut sent, 0)?;
+//! assert_eq!((answer.kid.as_slice(), answer.message.payload.as_slice()), (&b"\x01"[..], &b"on"[..]));
+//! # Ok(()) }
+//! ```
+//!
 //! # Decisions where -08 is ambiguous
 //! (See also `test-vectors/GROUP_NOTES.md`; each is marked `// ref:` at the code.)
 //! - **CounterSignature0** signs the 5-element `Sig_structure`
