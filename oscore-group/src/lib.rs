@@ -66,6 +66,10 @@
 //!   the other one while the old context is retained.
 //! - **Baseline synchronisation** (App. E.2) does not deliver the request
 //!   that initialises a new client's window unless `deliver_first` is set.
+//! - **Persistence**: the sender sequence number is written ahead through a
+//!   `Store` (RFC 8613 App. B.1.1); replay windows are not persisted: after a
+//!   restart every client is unsynchronised and goes through the group's
+//!   Appendix E method again (§6.1 names a reboot as exactly that case).
 //! - **Key-usage limits** of key-limits-01 are not applied to group contexts.
 #![no_std]
 
