@@ -80,6 +80,24 @@ fn packet_strategy(codes: Vec<u8>) -> impl Strategy<Value = Packet> {
         })
 }
 
+/// The message with one bit flipped in its OSCORE option value or payload
+/// (the parts OSCORE protects), chosen by `target`.
+fn flip_protected_bit(protected: &Packet, target: prop::sample::Index) -> Packet {
+    let option = protected.get_first_option(CoapOption::Oscore).cloned().unwrap_or_default();
+    let bit = target.index((option.len() + protected.payload.len()) * 8);
+    let mut tampered = protected.clone();
+    if bit < option.len() * 8 {
+        let mut o = option;
+        o[bit / 8] ^= 1 << (bit % 8);
+        tampered.clear_option(CoapOption::Oscore);
+        tampered.add_option(CoapOption::Oscore, o);
+    } else {
+        let b = bit - option.len() * 8;
+        tampered.payload[b / 8] ^= 1 << (b % 8);
+    }
+    tampered
+}
+
 fn request_codes() -> Vec<u8> {
     (1..=7).collect()
 }
@@ -149,19 +167,7 @@ proptest! {
     ) {
         let (mut client, mut server) = pair(alg, b"secret", Some(b"ctx"));
         let (protected, _) = client.protect_request(&request, 0).unwrap();
-        let option = protected.get_first_option(CoapOption::Oscore).unwrap().clone();
-        let total_bits = (option.len() + protected.payload.len()) * 8;
-        let bit = target.index(total_bits);
-        let mut tampered = protected.clone();
-        if bit < option.len() * 8 {
-            let mut o = option.clone();
-            o[bit / 8] ^= 1 << (bit % 8);
-            tampered.clear_option(CoapOption::Oscore);
-            tampered.add_option(CoapOption::Oscore, o);
-        } else {
-            let b = bit - option.len() * 8;
-            tampered.payload[b / 8] ^= 1 << (b % 8);
-        }
+        let tampered = flip_protected_bit(&protected, target);
         let window_before = server.recipient().replay_window().clone();
         let ssn_before = server.sender().sequence_number();
         let count_v_before = server.recipient().count_v();
@@ -193,19 +199,7 @@ proptest! {
         let (_, mut sb) = server.verify_request(&protected, 0).unwrap();
         let mode = if own_piv { ResponsePiv::Own } else { ResponsePiv::Auto };
         let protected = server.protect_response(&response, &mut sb, mode, 0).unwrap();
-        let option = protected.get_first_option(CoapOption::Oscore).cloned().unwrap_or_default();
-        let total_bits = (option.len() + protected.payload.len()) * 8;
-        let bit = target.index(total_bits);
-        let mut tampered = protected.clone();
-        if bit < option.len() * 8 {
-            let mut o = option.clone();
-            o[bit / 8] ^= 1 << (bit % 8);
-            tampered.clear_option(CoapOption::Oscore);
-            tampered.add_option(CoapOption::Oscore, o);
-        } else {
-            let b = bit - option.len() * 8;
-            tampered.payload[b / 8] ^= 1 << (b % 8);
-        }
+        let tampered = flip_protected_bit(&protected, target);
         prop_assert!(client.verify_response(&tampered, &mut cb, 0).is_err());
         prop_assert!(client.verify_response(&protected, &mut cb, 0).is_ok());
     }
