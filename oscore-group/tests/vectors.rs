@@ -277,3 +277,39 @@ fn derived_08_optimized_request() {
     };
     assert_eq!(request, get_test());
 }
+
+/// The three Hackathon-108 messages are -09: their flag 0x20 is the -09 Group
+/// Flag, which in -08 means "pairwise". An -08 checker must not take them for
+/// signature-mode messages; with the flag cleared their signatures still fail,
+/// because -09 signs other algorithm parameters. An -08 member that is the
+/// addressee treats them as pairwise requests and cannot decrypt them.
+#[test]
+fn messages_09_are_not_accepted_as_08() {
+    let v = load("groupcomm_interop.json");
+    for m in v["messages_09_format_verified"].as_array().unwrap() {
+        let g = interop_group(m["group"].as_str().unwrap());
+        let msg = oscore_core::message::parse_udp(&hex(&m["coap_message"])).unwrap();
+        assert_eq!(m["flag_0x20"], true);
+        let mut checker = oscore_group::SignatureChecker::new(
+            &RUSTCRYPTO,
+            AlgorithmId::AES_CCM_16_64_128,
+            sign_alg(&g),
+            &CountersignParams::for_algorithm(sign_alg(&g)).unwrap(),
+            false,
+            Box::new(common::resolver(&g)),
+        )
+        .unwrap();
+        assert_eq!(
+            checker.check_request(&msg).unwrap_err(),
+            oscore_group::CheckError::PairwiseMode,
+            "{}",
+            m["name"]
+        );
+        let mut cleared = msg.clone();
+        let mut value = oscore_value(&msg);
+        value[0] &= !0x20;
+        cleared.clear_option(CoapOption::Oscore);
+        cleared.add_option(CoapOption::Oscore, value);
+        assert_eq!(checker.check_request(&cleared).unwrap_err(), oscore_group::CheckError::BadSignature);
+    }
+}
