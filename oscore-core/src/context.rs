@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Aead, AeadKey, AlgorithmId, CryptoProvider, Hkdf};
 use crate::error::Error;
-use crate::replay::{DEFAULT_WINDOW_SIZE, ReplayWindow};
+use crate::replay::{DEFAULT_WINDOW_SIZE, ReplayState, ReplayWindow};
 use crate::store::{DEFAULT_PERSIST_STEP, MemoryStore, PersistedState, Store};
 
 /// The largest sender sequence number: 2^40 − 1.
@@ -636,6 +636,63 @@ impl SecurityContext {
         self.save(state)?;
         self.recipient.window = window;
         Ok(())
+    }
+
+    /// Re-establishes the replay window after its state was lost, once the
+    /// freshness of a request with sequence number `seq` was verified (e.g.
+    /// with the Echo option, RFC 9175): every sequence number up to and
+    /// including `seq` counts as received from now on, and the window is
+    /// persisted.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the window could not be persisted; the window is
+    /// unchanged then.
+    // ref: RFC 8613 App. B.1.2 ("the Partial IV of the second request is set
+    // as the lower limit of the Replay Window of that security context")
+    pub fn synchronise_replay_window(&mut self, seq: u64) -> Result<(), Error> {
+        let window = ReplayWindow::from_state(
+            self.recipient.window.size(),
+            ReplayState { highest: Some(seq), bitmap: u128::MAX },
+        );
+        let mut state = self.persisted;
+        state.replay = Some(window.state());
+        self.save(state)?;
+        self.recipient.window = window;
+        Ok(())
+    }
+
+    /// Takes the next sender sequence number for a message that is protected
+    /// under a context derived from this one (the temporary CTX_1 of the
+    /// key-update exchange, key-limits-01 §3.3), persisting the bound like any
+    /// other (App. B.1.1): the number is never used again under this context,
+    /// and the peer can check it against this context's replay window.
+    ///
+    /// # Errors
+    /// [`Error::SequenceNumberExhausted`], or [`Error::Store`] if the bound
+    /// could not be persisted (the number must then not be used).
+    pub fn reserve_sequence_number(&mut self) -> Result<u64, Error> {
+        self.take_sequence_number()
+    }
+
+    /// Records `seq` in this context's replay window (persisted) for a message
+    /// that was verified under a context derived from this one (key-limits-01
+    /// §3.3), so that a replay of it is refused here too.
+    ///
+    /// # Errors
+    /// [`Error::Replay`] if `seq` is not fresh (nothing changes), or
+    /// [`Error::Store`].
+    pub fn mark_received(&mut self, seq: u64) -> Result<(), Error> {
+        match self.recipient.window.check(seq) {
+            crate::replay::ReplayOutcome::Fresh => self.accept_sequence_number(seq),
+            other => Err(Error::Replay(other)),
+        }
+    }
+
+    /// Counts a failed decryption under a context derived from this one
+    /// against this context's 'count_v' (key-limits-01 §2.3.2), so that
+    /// forgeries aimed at derived keys are bounded by this context's 'limit_v'.
+    pub fn charge_failed_decryption(&mut self) {
+        self.count_failed_decryption();
     }
 
     fn save(&mut self, state: PersistedState) -> Result<(), Error> {

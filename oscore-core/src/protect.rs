@@ -12,7 +12,9 @@ use crate::context::{SecurityContext, build_nonce};
 use crate::cose::{ExternalAad, encode_aad};
 use crate::error::Error;
 use crate::message::{MAX_TOKEN_LEN, PAYLOAD_MARKER, encode_option, walk_options};
-use crate::option::{MAX_PARTIAL_IV_LEN, OscoreOption, decode_partial_iv, encode_partial_iv};
+use crate::option::{
+    MAX_PARTIAL_IV_LEN, OscoreOption, OscoreOptionView, decode_partial_iv, encode_partial_iv,
+};
 use crate::replay::ReplayOutcome;
 
 /// CoAP option numbers used by the protection rules.
@@ -392,6 +394,11 @@ pub fn assemble_protected(
 /// # Errors
 /// [`Error::MalformedOption`] when it is absent, repeated or malformed.
 pub fn decode_oscore_option(msg: &Packet) -> Result<OscoreOption, Error> {
+    oscore_option_view(msg).map(|view| view.to_owned())
+}
+
+/// [`decode_oscore_option`] borrowing from the message (no allocation).
+fn oscore_option_view(msg: &Packet) -> Result<OscoreOptionView<'_>, Error> {
     let values = msg
         .get_option(CoapOption::Oscore)
         .filter(|l| !l.is_empty())
@@ -400,7 +407,7 @@ pub fn decode_oscore_option(msg: &Packet) -> Result<OscoreOption, Error> {
         return Err(Error::MalformedOption("repeated OSCORE option"));
     }
     let value = values.front().ok_or(Error::MalformedOption("no OSCORE option"))?;
-    OscoreOption::decode(value)
+    OscoreOptionView::decode(value)
 }
 
 /// A verified plaintext turned back into the original message.
@@ -501,6 +508,23 @@ fn restore(
     })
 }
 
+/// The longest AEAD nonce (13 bytes for AES-CCM, 12 for AES-GCM and
+/// ChaCha20/Poly1305), with room to spare.
+const MAX_NONCE_LEN: usize = 16;
+
+/// An AEAD nonce on the stack: one heap allocation less per message.
+struct Nonce {
+    bytes: [u8; MAX_NONCE_LEN],
+    len: usize,
+}
+
+impl core::ops::Deref for Nonce {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
 impl SecurityContext {
     /// Checks, before any state moves, that one more message can be sent.
     fn check_can_send(&self, now: u64) -> Result<(), Error> {
@@ -551,9 +575,10 @@ impl SecurityContext {
         aad
     }
 
-    fn nonce(&self, id_piv: &[u8], partial_iv: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut nonce = alloc::vec![0u8; self.common.aead.nonce_len()];
-        build_nonce(&self.common.common_iv, id_piv, partial_iv, &mut nonce)?;
+    fn nonce(&self, id_piv: &[u8], partial_iv: &[u8]) -> Result<Nonce, Error> {
+        let mut nonce = Nonce { bytes: [0; MAX_NONCE_LEN], len: self.common.aead.nonce_len() };
+        let out = nonce.bytes.get_mut(..nonce.len).ok_or(Error::InvalidContext("AEAD nonce too long"))?;
+        build_nonce(&self.common.common_iv, id_piv, partial_iv, out)?;
         Ok(nonce)
     }
 
@@ -633,9 +658,9 @@ impl SecurityContext {
         if !is_request(request.header.code) {
             return Err(Error::MalformedMessage("not a request"));
         }
-        let option = decode_oscore_option(request)?;
-        let piv = option.partial_iv.as_deref().ok_or(Error::MalformedOption("request without Partial IV"))?;
-        let kid = option.kid.as_deref().ok_or(Error::MalformedOption("request without kid"))?;
+        let option = oscore_option_view(request)?;
+        let piv = option.partial_iv.ok_or(Error::MalformedOption("request without Partial IV"))?;
+        let kid = option.kid.ok_or(Error::MalformedOption("request without kid"))?;
         if option.pairwise {
             // ref: groupcomm-08 §4.1: a recipient without group support discards it
             return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
@@ -643,8 +668,8 @@ impl SecurityContext {
         if kid != self.recipient.recipient_id.as_slice() {
             return Err(Error::UnknownContext);
         }
-        if let Some(ctx) = &option.kid_context
-            && self.common.id_context.as_deref() != Some(ctx.as_slice())
+        if let Some(ctx) = option.kid_context
+            && self.common.id_context.as_deref() != Some(ctx)
         {
             return Err(Error::UnknownContext);
         }
@@ -666,7 +691,7 @@ impl SecurityContext {
                 kid: kid.to_vec(),
                 partial_iv: piv.to_vec(),
                 observe: restored.observe_registration,
-                id_detail: option.id_detail.clone(),
+                id_detail: option.id_detail.map(<[u8]>::to_vec),
                 request_nonce_used: false,
                 notification_number: None,
                 unnumbered_notification_seen: false,
@@ -753,26 +778,26 @@ impl SecurityContext {
         if !is_response(response.header.code) {
             return Err(Error::MalformedMessage("not a response"));
         }
-        let option = decode_oscore_option(response)?;
+        let option = oscore_option_view(response)?;
         if option.pairwise {
             return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
         }
-        if let Some(kid) = &option.kid
-            && kid != &self.recipient.recipient_id
+        if let Some(kid) = option.kid
+            && kid != self.recipient.recipient_id.as_slice()
         {
             return Err(Error::UnknownContext);
         }
         self.check_exp(now)?;
         self.check_limit_v()?;
-        let seq = option.partial_iv.as_deref().map(decode_partial_iv).transpose()?;
+        let seq = option.partial_iv.map(decode_partial_iv).transpose()?;
         binding.check_fresh(seq)?;
         let aad = self.aad(&binding.kid, &binding.partial_iv);
-        let nonce = match option.partial_iv.as_deref() {
+        let nonce = match option.partial_iv {
             Some(piv) => self.nonce(&self.recipient.recipient_id, piv)?,
             None => self.nonce(&binding.kid, &binding.partial_iv)?,
         };
         let plaintext = self.open(&nonce, &aad, &response.payload)?;
-        let restored = restore_response(response, &plaintext, option.partial_iv.as_deref())?;
+        let restored = restore_response(response, &plaintext, option.partial_iv)?;
         binding.record(seq, restored.inner_observe)?;
         Ok(restored.message)
     }

@@ -1,0 +1,275 @@
+//! The TOML configuration file (DESIGN.md, "Configuration file").
+//!
+//! One `[context]` table, or several `[[context]]` tables for an endpoint
+//! that talks to several peers. Byte strings are hex; an empty string is an
+//! empty identifier. Tables of other subcommands (`[group]`, `[proxy]`) are
+//! ignored here; unknown keys inside `[context]` are errors, so that a typo
+//! never silently falls back to a default.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use oscore_core::crypto::AlgorithmId;
+use oscore_core::{ContextParams, SecurityContext};
+use serde::Deserialize;
+
+use crate::store::{RedbStore, StateDb};
+
+/// A configuration problem: unreadable file, bad TOML, bad hex, bad value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or does not have the expected shape.
+    #[error("invalid configuration: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A value is invalid (bad hex, empty file, ...).
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The state store could not be opened.
+    #[error("state store: {0}")]
+    Store(String),
+    /// The context could not be derived (unsupported algorithm, bad ID lengths).
+    #[error("security context: {0}")]
+    Context(oscore_core::Error),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(Box<ContextToml>),
+    Many(Vec<ContextToml>),
+}
+
+#[derive(Deserialize)]
+struct FileToml {
+    context: Option<OneOrMany>,
+}
+
+/// One `[context]` table as written in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextToml {
+    master_secret: String,
+    #[serde(default)]
+    master_salt: String,
+    sender_id: String,
+    recipient_id: String,
+    id_context: Option<String>,
+    aead: Option<i32>,
+    hkdf: Option<i32>,
+    state_dir: Option<PathBuf>,
+    replay_window: Option<u32>,
+    persist_step: Option<u64>,
+}
+
+/// One security context of the configuration, ready to be derived.
+#[derive(Clone)]
+pub struct ContextConfig {
+    /// The parameters (the Master Secret inside is zeroized on drop).
+    pub params: ContextParams,
+    /// Where sequence numbers and the replay window are persisted; `None`
+    /// keeps them in memory.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ContextConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // ContextParams' Debug redacts the Master Secret.
+        f.debug_struct("ContextConfig")
+            .field("params", &self.params)
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
+}
+
+fn hex_field(name: &str, value: &str) -> Result<Vec<u8>, ConfigError> {
+    hex::decode(value.trim()).map_err(|e| ConfigError::Invalid(format!("{name}: not hex ({e})")))
+}
+
+impl ContextToml {
+    fn into_config(self, base: &Path) -> Result<ContextConfig, ConfigError> {
+        let secret = zeroize::Zeroizing::new(hex_field("master_secret", &self.master_secret)?);
+        if secret.is_empty() {
+            return Err(ConfigError::Invalid("master_secret: must not be empty".into()));
+        }
+        let mut params = ContextParams::new(
+            &secret,
+            &hex_field("sender_id", &self.sender_id)?,
+            &hex_field("recipient_id", &self.recipient_id)?,
+        )
+        .with_master_salt(&hex_field("master_salt", &self.master_salt)?);
+        // ref: RFC 8613 §3.1: an absent ID Context differs from an empty one
+        // (CBOR nil vs. empty bstr in the HKDF info); "" is the empty one.
+        if let Some(ctx) = &self.id_context {
+            params = params.with_id_context(Some(&hex_field("id_context", ctx)?));
+        }
+        if let Some(aead) = self.aead {
+            params = params.with_aead(AlgorithmId(aead));
+        }
+        if let Some(hkdf) = self.hkdf {
+            params.hkdf = AlgorithmId(hkdf);
+        }
+        if let Some(w) = self.replay_window {
+            params.replay_window = w;
+        }
+        if let Some(k) = self.persist_step {
+            if k == 0 {
+                return Err(ConfigError::Invalid("persist_step: must be at least 1".into()));
+            }
+            params.persist_step = k;
+        }
+        let state_dir = self.state_dir.map(|d| if d.is_absolute() { d } else { base.join(d) });
+        Ok(ContextConfig { params, state_dir })
+    }
+}
+
+/// Parses a configuration file's text; relative `state_dir`s are resolved
+/// against `base` (the file's directory).
+///
+/// # Errors
+/// [`ConfigError`] for bad TOML, bad hex or a file without `[context]`.
+pub fn parse(text: &str, base: &Path) -> Result<Vec<ContextConfig>, ConfigError> {
+    let file: FileToml = toml::from_str(text)?;
+    let tables = match file.context {
+        Some(OneOrMany::One(t)) => vec![*t],
+        Some(OneOrMany::Many(v)) => v,
+        None => return Err(ConfigError::Invalid("no [context] table".into())),
+    };
+    if tables.is_empty() {
+        return Err(ConfigError::Invalid("no [context] table".into()));
+    }
+    tables.into_iter().map(|t| t.into_config(base)).collect()
+}
+
+/// Reads and parses a configuration file.
+///
+/// # Errors
+/// As [`parse`], or [`ConfigError::Read`].
+pub fn load(path: &Path) -> Result<Vec<ContextConfig>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse(&text, base)
+}
+
+/// A security context ready for use, with what the endpoint needs to know
+/// about its persisted state.
+pub struct LoadedContext {
+    /// The context.
+    pub context: SecurityContext,
+    /// The replay window was restored from durable state. When false, a
+    /// server must re-establish it with Echo before accepting requests
+    /// (RFC 8613 App. B.1.2).
+    pub replay_window_known: bool,
+}
+
+impl std::fmt::Debug for LoadedContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedContext")
+            .field("context", &self.context)
+            .field("replay_window_known", &self.replay_window_known)
+            .finish()
+    }
+}
+
+/// Derives every context of a configuration, opening one redb state database
+/// per distinct `state_dir`.
+///
+/// # Errors
+/// [`ConfigError::Store`] if a state database cannot be opened (e.g. another
+/// process holds it), [`ConfigError::Context`] if a context cannot be derived.
+pub fn derive_all(configs: &[ContextConfig]) -> Result<Vec<LoadedContext>, ConfigError> {
+    let provider = &crypto_backends::RUSTCRYPTO;
+    let mut dbs: HashMap<PathBuf, Arc<StateDb>> = HashMap::new();
+    let mut out = Vec::with_capacity(configs.len());
+    for cfg in configs {
+        let loaded = match &cfg.state_dir {
+            None => LoadedContext {
+                context: SecurityContext::derive(provider, &cfg.params).map_err(ConfigError::Context)?,
+                replay_window_known: false,
+            },
+            Some(dir) => {
+                let db = match dbs.get(dir) {
+                    Some(db) => Arc::clone(db),
+                    None => {
+                        let db = Arc::new(StateDb::open(dir).map_err(|e| ConfigError::Store(e.to_string()))?);
+                        dbs.insert(dir.clone(), Arc::clone(&db));
+                        db
+                    }
+                };
+                let mut store = RedbStore::new(db, &cfg.params);
+                let known = oscore_core::store::Store::load(&mut store)
+                    .map_err(|e| ConfigError::Store(e.to_string()))?
+                    .is_some_and(|s| s.replay.is_some());
+                LoadedContext {
+                    context: SecurityContext::derive_with_store(provider, &cfg.params, Box::new(store))
+                        .map_err(ConfigError::Context)?,
+                    replay_window_known: known,
+                }
+            }
+        };
+        out.push(loaded);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn design_example_parses() {
+        let text = r#"
+[context]
+master_secret = "0102030405060708090a0b0c0d0e0f10"
+master_salt   = "9e7ca92223786340"
+sender_id     = ""
+recipient_id  = "01"
+id_context    = ""
+aead          = 10
+hkdf          = -10
+state_dir     = "state/client"
+"#;
+        let cfgs = parse(text, Path::new("/etc/x")).unwrap();
+        assert_eq!(cfgs.len(), 1);
+        let c = &cfgs[0];
+        assert_eq!(c.params.sender_id, b"");
+        assert_eq!(c.params.recipient_id, b"\x01");
+        assert_eq!(c.params.id_context.as_deref(), Some(&b""[..]));
+        assert_eq!(c.state_dir.as_deref(), Some(Path::new("/etc/x/state/client")));
+        assert!(!format!("{c:?}").contains("0102030405"));
+    }
+
+    #[test]
+    fn many_contexts_and_errors() {
+        let text = r#"
+[[context]]
+master_secret = "01"
+sender_id = "01"
+recipient_id = "02"
+[[context]]
+master_secret = "02"
+sender_id = "01"
+recipient_id = "03"
+[proxy]
+listen = "ignored here"
+"#;
+        assert_eq!(parse(text, Path::new(".")).unwrap().len(), 2);
+        assert!(
+            parse("[context]\nmaster_secret='zz'\nsender_id=''\nrecipient_id='01'", Path::new(".")).is_err()
+        );
+        assert!(
+            parse("[context]\nmaster_secret='01'\nsender_id=''\nrecipient_id='01'\ntypo=1", Path::new("."))
+                .is_err()
+        );
+        assert!(parse("", Path::new(".")).is_err());
+    }
+}
