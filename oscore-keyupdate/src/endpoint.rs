@@ -55,6 +55,7 @@ use oscore_core::option::decode_partial_iv;
 use oscore_core::protect::decode_oscore_option;
 use oscore_core::{ContextParams, KeyLimits, RequestBinding, ResponsePiv, SecurityContext};
 
+use crate::autostart::AutoStart;
 use crate::error::Error;
 use crate::exchange::{Client, Completed, Initiator, KeyUpdater, ReceivedR1, Rejected, Responder, Server};
 use crate::limits::{self, UsageLimits};
@@ -445,6 +446,15 @@ impl ClientEndpoint {
         } else {
             false
         }
+    }
+
+    /// Requests a key update as [`start_key_update`](Self::start_key_update)
+    /// does, if `policy` finds the current context due (key-limits-01 §2.4).
+    /// Returns true if one was requested.
+    pub fn start_key_update_if_due(&mut self, policy: &AutoStart, now: u64) -> bool {
+        matches!(self.update, ClientUpdate::Idle)
+            && policy.is_due(&self.core.current.ctx, now)
+            && self.start_key_update()
     }
 
     /// Abandons a key update this client initiated (or a verified offer it
@@ -876,6 +886,25 @@ impl ServerEndpoint {
         } else {
             false
         }
+    }
+
+    /// Requests a key update as [`start_key_update`](Self::start_key_update)
+    /// does, if `policy` finds the current context due (key-limits-01 §2.4).
+    /// Returns true if one was requested.
+    pub fn start_key_update_if_due(&mut self, policy: &AutoStart, now: u64) -> bool {
+        matches!(self.update, ServerUpdate::Idle)
+            && policy.is_due(&self.core.current.ctx, now)
+            && self.start_key_update()
+    }
+
+    /// Re-establishes the replay window of the current context once the
+    /// freshness of a request with sequence number `seq` was verified (Echo,
+    /// RFC 8613 App. B.1.2); see [`SecurityContext::synchronise_replay_window`].
+    ///
+    /// # Errors
+    /// The window could not be persisted.
+    pub fn synchronise_replay_window(&mut self, seq: u64) -> Result<(), Error> {
+        Ok(self.core.current.ctx.synchronise_replay_window(seq)?)
     }
 
     /// Withdraws a request made with `start_key_update` that no response

@@ -13,6 +13,8 @@
 //! - [`endpoint`]: sans-IO client and server endpoints that run the exchange
 //!   next to ordinary traffic and keep the old context for late messages
 //!   (§3.4).
+//! - [`autostart`]: when an endpoint starts a key update on its own, before a
+//!   limit or 'exp' is reached (§2.4).
 //! - [`persistence`]: one store per context and the saved session, so that no
 //!   nonce is reused and no exchange is lost across a reboot.
 //!
@@ -37,6 +39,7 @@
 
 extern crate alloc;
 
+pub mod autostart;
 pub mod endpoint;
 pub mod error;
 pub mod exchange;
@@ -44,6 +47,7 @@ pub mod limits;
 pub mod persistence;
 pub mod update;
 
+pub use autostart::AutoStart;
 pub use endpoint::{ClientEndpoint, Event, KeyUpdatePhase, ReceivedRequest, SentRequest, ServerEndpoint};
 pub use error::Error;
 pub use exchange::{Completed, Config, Initiator, KeyUpdater, ReceivedR1, Rejected, Responder};

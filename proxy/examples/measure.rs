@@ -43,15 +43,16 @@ fn contexts(role_server: bool, state: Option<&std::path::Path>) -> Vec<LoadedCon
 
 async fn run(label: &str, server_state: Option<&std::path::Path>, n: u32) {
     let srv =
-        OscoreServer::new(contexts(true, server_state), Arc::new(DemoApp::new()), ServerConfig::default());
+        OscoreServer::new(contexts(true, server_state), Arc::new(DemoApp::new()), ServerConfig::default())
+            .unwrap();
     let udp = UdpTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let ep = Endpoint::start(Arc::new(udp), TransmissionParams::default(), Some(srv.clone()));
     srv.attach(&ep);
     let addr = ep.local_addr().unwrap();
     let cudp = UdpTransport::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let cep = Endpoint::start(Arc::new(cudp), TransmissionParams::default(), None);
-    let ctx = contexts(false, None).pop().unwrap().context;
-    let client = OscoreClient::new(cep, addr, ctx, ClientConfig::default());
+    let ctx = contexts(false, None).pop().unwrap();
+    let client = OscoreClient::new(cep, addr, ctx, ClientConfig::default()).unwrap();
     for _ in 0..20 {
         client.request(get("hello")).await.unwrap();
     }

@@ -5,17 +5,20 @@
 //! whose notifications are ordered by Partial IV.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
+use oscore_core::Error;
 use oscore_core::protect::number;
-use oscore_core::{Error, RequestBinding, SecurityContext};
+use oscore_keyupdate::{AutoStart, ClientEndpoint, Event, KeyUpdatePhase, SentRequest};
 use tokio::time::Instant;
 
 use crate::block::{self, BlockValue};
 use crate::coap::{CoapError, Endpoint, Exchange};
-use crate::now_secs;
+use crate::config::LoadedContext;
+use crate::{keyupdate_log, now_secs};
 
 /// Choices and limits of a client.
 #[derive(Debug, Clone)]
@@ -60,6 +63,22 @@ pub enum ClientError {
     /// A block-wise transfer went wrong.
     #[error("block-wise transfer: {0}")]
     Blockwise(&'static str),
+    /// The key update failed (e.g. a reply that does not carry our R1).
+    #[error("key update: {0}")]
+    KeyUpdate(oscore_keyupdate::Error),
+}
+
+impl From<oscore_keyupdate::Error> for ClientError {
+    fn from(e: oscore_keyupdate::Error) -> Self {
+        match e {
+            oscore_keyupdate::Error::Oscore(e) => ClientError::Oscore(e),
+            other => ClientError::KeyUpdate(other),
+        }
+    }
+}
+
+fn is_replay(e: &oscore_keyupdate::Error) -> bool {
+    matches!(e, oscore_keyupdate::Error::Oscore(Error::Replay(_)))
 }
 
 /// "c.dd" for a code byte.
@@ -67,7 +86,7 @@ pub fn code_string(code: u8) -> String {
     format!("{}.{:02}", code >> 5, code & 0x1f)
 }
 
-fn guard(m: &Mutex<SecurityContext>) -> MutexGuard<'_, SecurityContext> {
+fn guard(m: &Mutex<ClientEndpoint>) -> MutexGuard<'_, ClientEndpoint> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -84,7 +103,9 @@ fn is_code(p: &Packet, code: ResponseType) -> bool {
 pub struct OscoreClient {
     endpoint: Endpoint,
     peer: SocketAddr,
-    context: Arc<Mutex<SecurityContext>>,
+    context: Arc<Mutex<ClientEndpoint>>,
+    auto: AutoStart,
+    key_updates: Arc<AtomicU64>,
     config: ClientConfig,
 }
 
@@ -95,14 +116,78 @@ impl std::fmt::Debug for OscoreClient {
 }
 
 impl OscoreClient {
-    /// A client talking to `peer` with `context`.
-    pub fn new(endpoint: Endpoint, peer: SocketAddr, context: SecurityContext, config: ClientConfig) -> Self {
-        Self { endpoint, peer, context: Arc::new(Mutex::new(context)), config }
+    /// A client talking to `peer` with `context`, opened as a key-updating
+    /// [`ClientEndpoint`] (it resumes a saved key-update session).
+    ///
+    /// # Errors
+    /// The context cannot be opened (store, derivation or limit errors).
+    pub fn new(
+        endpoint: Endpoint,
+        peer: SocketAddr,
+        context: LoadedContext,
+        config: ClientConfig,
+    ) -> Result<Self, oscore_keyupdate::Error> {
+        let auto = context.key_update.auto;
+        let context = Arc::new(Mutex::new(context.open_client()?));
+        Ok(Self { endpoint, peer, context, auto, key_updates: Arc::new(AtomicU64::new(0)), config })
     }
 
-    /// The security context (e.g. to read its sequence number).
-    pub fn context(&self) -> MutexGuard<'_, SecurityContext> {
+    /// The key-update endpoint (e.g. to read the current context's
+    /// sequence number).
+    pub fn context(&self) -> MutexGuard<'_, ClientEndpoint> {
         guard(&self.context)
+    }
+
+    /// Requests a client-initiated key update: the next request carries R1
+    /// (key-limits-01 §3.3). False while one is in progress.
+    pub fn start_key_update(&self) -> bool {
+        guard(&self.context).start_key_update()
+    }
+
+    /// The phase of the key update; `Received` means the server offered R1
+    /// and the next request answers it.
+    pub fn key_update_phase(&self) -> KeyUpdatePhase {
+        guard(&self.context).phase()
+    }
+
+    /// Key updates completed by this client (new security contexts in use).
+    pub fn key_updates(&self) -> u64 {
+        self.key_updates.load(Ordering::Relaxed)
+    }
+
+    fn drain_events(&self, ep: &mut ClientEndpoint) {
+        while let Some(event) = ep.poll_event() {
+            if matches!(event, Event::KeyUpdateCompleted { .. }) {
+                self.key_updates.fetch_add(1, Ordering::Relaxed);
+            }
+            keyupdate_log("client", &event);
+        }
+    }
+
+    /// Protects a request; starts a key update (R1 rides on this request)
+    /// when the limits or 'exp' approach.
+    fn protect(&self, request: &Packet) -> Result<(Packet, SentRequest), ClientError> {
+        let mut ep = guard(&self.context);
+        let now = now_secs();
+        ep.start_key_update_if_due(&self.auto, now);
+        let mut protected = ep.protect_request(request, now);
+        if let Err(e) = &protected
+            && e.needs_key_update()
+            && ep.start_key_update()
+        {
+            // A limit was reached before the update started (e.g. a fraction
+            // of 1): R1 goes out under CTX_1, which has its own key.
+            protected = ep.protect_request(request, now);
+        }
+        self.drain_events(&mut ep);
+        Ok(protected?)
+    }
+
+    fn verify(&self, response: &Packet, sent: &mut SentRequest) -> Result<Packet, oscore_keyupdate::Error> {
+        let mut ep = guard(&self.context);
+        let verified = ep.verify_response(response, sent, now_secs());
+        self.drain_events(&mut ep);
+        verified
     }
 
     /// Sends one protected request and waits for its verified response.
@@ -119,10 +204,10 @@ impl OscoreClient {
         &self,
         exchange: Exchange,
         request: &Packet,
-    ) -> Result<(Exchange, RequestBinding), ClientError> {
+    ) -> Result<(Exchange, SentRequest), ClientError> {
         let mut request = request.clone();
         request.set_token(exchange.token().to_vec());
-        let (protected, binding) = guard(&self.context).protect_request(&request, now_secs())?;
+        let (protected, binding) = self.protect(&request)?;
         exchange.send(protected, self.config.confirmable).await?;
         Ok((exchange, binding))
     }
@@ -130,7 +215,7 @@ impl OscoreClient {
     async fn await_final(
         &self,
         exchange: &mut Exchange,
-        binding: &mut RequestBinding,
+        binding: &mut SentRequest,
         deadline: Instant,
     ) -> Result<Packet, ClientError> {
         let mut last_error = None;
@@ -138,7 +223,7 @@ impl OscoreClient {
             let response = match exchange.recv(deadline).await {
                 Ok(r) => r,
                 Err(CoapError::Timeout) => {
-                    return Err(last_error.map_or(ClientError::Coap(CoapError::Timeout), ClientError::Oscore));
+                    return Err(last_error.map_or(ClientError::Coap(CoapError::Timeout), ClientError::from));
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -149,9 +234,9 @@ impl OscoreClient {
                     diagnostic: String::from_utf8_lossy(&response.payload).into_owned(),
                 });
             }
-            match guard(&self.context).verify_response(&response, binding, now_secs()) {
+            match self.verify(&response, binding) {
                 Ok(original) => return Ok(original),
-                Err(Error::Replay(_)) => {}
+                Err(e) if is_replay(&e) => {}
                 Err(e) => {
                     tracing::debug!("response failed to verify: {e}");
                     last_error = Some(e);
@@ -310,7 +395,7 @@ impl OscoreClient {
 pub struct Observation {
     client: OscoreClient,
     exchange: Exchange,
-    binding: RequestBinding,
+    binding: SentRequest,
     request: Packet,
     active: bool,
     /// Notifications dropped because they were older than one delivered.
@@ -349,14 +434,14 @@ impl Observation {
             if response.get_option(CoapOption::Oscore).is_none() {
                 continue;
             }
-            match guard(&self.client.context).verify_response(&response, &mut self.binding, now_secs()) {
+            match self.client.verify(&response, &mut self.binding) {
                 Ok(original) => {
                     if original.get_option(CoapOption::Observe).is_none_or(|l| l.is_empty()) {
                         self.active = false;
                     }
                     return Ok(original);
                 }
-                Err(Error::Replay(_)) => {
+                Err(e) if is_replay(&e) => {
                     self.stale_dropped += 1;
                     tracing::debug!("stale notification dropped");
                 }
@@ -375,7 +460,7 @@ impl Observation {
     pub async fn reregister(&mut self) -> Result<Packet, ClientError> {
         let mut request = self.request.clone();
         request.set_token(self.exchange.token().to_vec());
-        let (protected, binding) = guard(&self.client.context).protect_request(&request, now_secs())?;
+        let (protected, binding) = self.client.protect(&request)?;
         self.exchange.send(protected, self.client.config.confirmable).await?;
         self.binding = binding;
         self.active = true;
@@ -396,7 +481,7 @@ impl Observation {
         request.clear_option(CoapOption::Observe);
         request.add_option(CoapOption::Observe, vec![1]);
         request.set_token(self.exchange.token().to_vec());
-        let (protected, mut binding) = guard(&self.client.context).protect_request(&request, now_secs())?;
+        let (protected, mut binding) = self.client.protect(&request)?;
         self.exchange.send(protected, self.client.config.confirmable).await?;
         let deadline = Instant::now() + self.client.config.timeout;
         loop {
@@ -409,8 +494,7 @@ impl Observation {
             }
             // A late notification of the observation, or the answer to the
             // cancellation: only the latter verifies with the new binding.
-            let mut ctx = guard(&self.client.context);
-            if let Ok(original) = ctx.verify_response(&response, &mut binding, now_secs()) {
+            if let Ok(original) = self.client.verify(&response, &mut binding) {
                 return Ok(original);
             }
         }

@@ -11,10 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use oscore_core::crypto::AlgorithmId;
-use oscore_core::{ContextParams, SecurityContext};
+use oscore_core::store::StoreError;
+use oscore_core::{ContextParams, KeyLimits, SecurityContext};
+use oscore_keyupdate::limits::{self, UsageLimits};
+use oscore_keyupdate::{
+    AutoStart, ClientEndpoint, EphemeralPersistence, KeyUpdater, Persistence, ServerEndpoint,
+};
 use serde::Deserialize;
 
-use crate::store::{RedbStore, StateDb};
+use crate::persistence::RedbPersistence;
+use crate::store::StateDb;
 
 /// A configuration problem: unreadable file, bad TOML, bad hex, bad value.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +74,12 @@ struct ContextToml {
     state_dir: Option<PathBuf>,
     replay_window: Option<u32>,
     persist_step: Option<u64>,
+    limit_q: Option<u64>,
+    limit_v: Option<u64>,
+    exp: Option<u64>,
+    lifetime: Option<u64>,
+    key_update_fraction: Option<f64>,
+    key_update_retention: Option<u64>,
 }
 
 /// One security context of the configuration, ready to be derived.
@@ -78,6 +90,20 @@ pub struct ContextConfig {
     /// Where sequence numbers and the replay window are persisted; `None`
     /// keeps them in memory.
     pub state_dir: Option<PathBuf>,
+    /// Key-usage limits and key update.
+    pub key_update: KeyUpdatePolicy,
+}
+
+/// Key-usage limits and key update of one context (key-limits-01): the keys
+/// `limit_q`, `limit_v`, `exp`, `lifetime`, `key_update_fraction` and
+/// `key_update_retention`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct KeyUpdatePolicy {
+    /// Limits, lifetime and retention of every context the endpoint uses
+    /// (`limits: None` = the recommendation of key-limits-01 §2.1.1).
+    pub config: oscore_keyupdate::Config,
+    /// When the endpoint starts a key update on its own.
+    pub auto: AutoStart,
 }
 
 impl std::fmt::Debug for ContextConfig {
@@ -86,6 +112,7 @@ impl std::fmt::Debug for ContextConfig {
         f.debug_struct("ContextConfig")
             .field("params", &self.params)
             .field("state_dir", &self.state_dir)
+            .field("key_update", &self.key_update)
             .finish()
     }
 }
@@ -126,8 +153,45 @@ impl ContextToml {
             }
             params.persist_step = k;
         }
+        let key_update = self.key_update_policy(&mut params)?;
         let state_dir = self.state_dir.map(|d| if d.is_absolute() { d } else { base.join(d) });
-        Ok(ContextConfig { params, state_dir })
+        Ok(ContextConfig { params, state_dir, key_update })
+    }
+
+    /// The limits (checked against the bounds of key-limits-01 §2.1.1) and
+    /// the key-update policy; `exp` goes into `params`.
+    fn key_update_policy(&self, params: &mut ContextParams) -> Result<KeyUpdatePolicy, ConfigError> {
+        let invalid = |key: &str, e: &dyn std::fmt::Display| ConfigError::Invalid(format!("{key}: {e}"));
+        let mut config = oscore_keyupdate::Config::default();
+        if self.limit_q.is_some() || self.limit_v.is_some() {
+            let base = UsageLimits::recommended(params.aead).map_err(|e| invalid("aead", &e))?;
+            // ref: key-limits-01 §2.2 ('limit_v': the highest value count_v may
+            // reach), oscore-keyupdate's `UsageLimits::key_limits` (v = limit_v + 1)
+            let defaults = base.key_limits(None);
+            let triple = UsageLimits::from_key_limits(
+                &KeyLimits {
+                    limit_q: self.limit_q.unwrap_or(defaults.limit_q),
+                    limit_v: self.limit_v.unwrap_or(defaults.limit_v),
+                    exp: None,
+                },
+                base.l,
+            );
+            limits::check(params.aead, &triple).map_err(|e| invalid("limit_q/limit_v", &e))?;
+            config.limits = Some(triple);
+        }
+        params.limits = KeyLimits { exp: self.exp, ..KeyLimits::default() };
+        if self.lifetime == Some(0) {
+            return Err(ConfigError::Invalid("lifetime: must be at least 1".into()));
+        }
+        config.lifetime = self.lifetime;
+        if let Some(r) = self.key_update_retention {
+            config.retention = r;
+        }
+        let fraction = self.key_update_fraction.unwrap_or(oscore_keyupdate::autostart::DEFAULT_FRACTION);
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(ConfigError::Invalid("key_update_fraction: must be in (0, 1]".into()));
+        }
+        Ok(KeyUpdatePolicy { config, auto: AutoStart::with_lifetime(fraction, self.lifetime) })
     }
 }
 
@@ -160,11 +224,16 @@ pub fn load(path: &Path) -> Result<Vec<ContextConfig>, ConfigError> {
     parse(&text, base)
 }
 
-/// A security context ready for use, with what the endpoint needs to know
-/// about its persisted state.
+/// A security context ready to be opened as a client or server endpoint,
+/// with what the endpoint needs to know about its persisted state.
 pub struct LoadedContext {
-    /// The context.
-    pub context: SecurityContext,
+    /// The configured parameters (the endpoint resumes a saved key-update
+    /// session instead, if `persistence` has one).
+    pub params: ContextParams,
+    /// Key-usage limits and key update.
+    pub key_update: KeyUpdatePolicy,
+    /// Where the endpoint keeps its contexts' state and its session.
+    pub persistence: Box<dyn Persistence>,
     /// The replay window was restored from durable state. When false, a
     /// server must re-establish it with Echo before accepting requests
     /// (RFC 8613 App. B.1.2).
@@ -174,14 +243,64 @@ pub struct LoadedContext {
 impl std::fmt::Debug for LoadedContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedContext")
-            .field("context", &self.context)
+            .field("params", &self.params)
+            .field("key_update", &self.key_update)
             .field("replay_window_known", &self.replay_window_known)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-/// Derives every context of a configuration, opening one redb state database
-/// per distinct `state_dir`.
+impl LoadedContext {
+    /// A context kept in memory, with the default key-update policy.
+    pub fn in_memory(params: ContextParams, replay_window_known: bool) -> Self {
+        Self {
+            params,
+            key_update: KeyUpdatePolicy::default(),
+            persistence: Box::new(EphemeralPersistence),
+            replay_window_known,
+        }
+    }
+
+    /// Replaces the key-update policy.
+    #[must_use]
+    pub fn with_key_update(mut self, key_update: KeyUpdatePolicy) -> Self {
+        self.key_update = key_update;
+        self
+    }
+
+    fn updater(&self) -> Result<KeyUpdater, oscore_keyupdate::Error> {
+        KeyUpdater::new(&crypto_backends::RUSTCRYPTO).with_config(self.key_update.config)
+    }
+
+    /// Opens the client endpoint (resuming a saved key-update session).
+    ///
+    /// # Errors
+    /// Store, derivation or limit errors.
+    pub fn open_client(self) -> Result<ClientEndpoint, oscore_keyupdate::Error> {
+        ClientEndpoint::open(self.updater()?, self.persistence, self.params)
+    }
+
+    /// Opens the server endpoint (resuming a saved key-update session).
+    ///
+    /// # Errors
+    /// Store, derivation or limit errors.
+    pub fn open_server(self) -> Result<ServerEndpoint, oscore_keyupdate::Error> {
+        ServerEndpoint::open(self.updater()?, self.persistence, self.params)
+    }
+}
+
+/// Whether the context an endpoint resumes from `persistence` has a saved
+/// replay window.
+fn window_known(persistence: &mut dyn Persistence, initial: &ContextParams) -> Result<bool, StoreError> {
+    let salt = match persistence.load_session()? {
+        Some(session) => session.current.master_salt,
+        None => initial.master_salt.clone(),
+    };
+    Ok(persistence.context_store(&salt)?.load()?.is_some_and(|s| s.replay.is_some()))
+}
+
+/// Prepares every context of a configuration, opening one redb state
+/// database per distinct `state_dir`.
 ///
 /// # Errors
 /// [`ConfigError::Store`] if a state database cannot be opened (e.g. another
@@ -191,11 +310,10 @@ pub fn derive_all(configs: &[ContextConfig]) -> Result<Vec<LoadedContext>, Confi
     let mut dbs: HashMap<PathBuf, Arc<StateDb>> = HashMap::new();
     let mut out = Vec::with_capacity(configs.len());
     for cfg in configs {
+        // Derivation errors (unsupported algorithm, bad ID lengths) show here.
+        SecurityContext::derive(provider, &cfg.params).map_err(ConfigError::Context)?;
         let loaded = match &cfg.state_dir {
-            None => LoadedContext {
-                context: SecurityContext::derive(provider, &cfg.params).map_err(ConfigError::Context)?,
-                replay_window_known: false,
-            },
+            None => LoadedContext::in_memory(cfg.params.clone(), false),
             Some(dir) => {
                 let db = match dbs.get(dir) {
                     Some(db) => Arc::clone(db),
@@ -205,18 +323,18 @@ pub fn derive_all(configs: &[ContextConfig]) -> Result<Vec<LoadedContext>, Confi
                         db
                     }
                 };
-                let mut store = RedbStore::new(db, &cfg.params);
-                let known = oscore_core::store::Store::load(&mut store)
-                    .map_err(|e| ConfigError::Store(e.to_string()))?
-                    .is_some_and(|s| s.replay.is_some());
+                let mut persistence = RedbPersistence::new(db, &cfg.params);
+                let known = window_known(&mut persistence, &cfg.params)
+                    .map_err(|e| ConfigError::Store(e.to_string()))?;
                 LoadedContext {
-                    context: SecurityContext::derive_with_store(provider, &cfg.params, Box::new(store))
-                        .map_err(ConfigError::Context)?,
+                    params: cfg.params.clone(),
+                    key_update: KeyUpdatePolicy::default(),
+                    persistence: Box::new(persistence),
                     replay_window_known: known,
                 }
             }
         };
-        out.push(loaded);
+        out.push(loaded.with_key_update(cfg.key_update));
     }
     Ok(out)
 }

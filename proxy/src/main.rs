@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType};
+use oscore_keyupdate::KeyUpdatePhase;
 use oscore_proxy::client::{ClientConfig, OscoreClient, code_string};
 use oscore_proxy::coap::{Endpoint, TransmissionParams};
 use oscore_proxy::config::{self, LoadedContext};
@@ -22,8 +23,12 @@ use oscore_proxy::uri;
 /// Security contexts come from a TOML file with a [context] table (or
 /// several [[context]] tables): master_secret, master_salt, sender_id,
 /// recipient_id, id_context (hex; "" = empty), aead, hkdf (COSE algorithm
-/// numbers), state_dir (persist sequence numbers and replay windows there;
-/// absent = in memory). Log verbosity: RUST_LOG (e.g. RUST_LOG=debug).
+/// numbers), state_dir (persist sequence numbers, replay windows and
+/// key-update state there; absent = in memory), and the key-usage limits and
+/// key update keys limit_q, limit_v, exp, lifetime, key_update_fraction,
+/// key_update_retention (see the README). Client and server start a key
+/// update (key-limits-01) on their own when a limit or exp approaches. Log
+/// verbosity: RUST_LOG (e.g. RUST_LOG=debug).
 #[derive(Parser, Debug)]
 #[command(name = "oscore-proxy", version)]
 struct Cli {
@@ -69,6 +74,11 @@ enum Command {
         /// Send the request Non-confirmable instead of Confirmable.
         #[arg(long)]
         non: bool,
+        /// Update the keys first (client-initiated key update of
+        /// key-limits-01 §3.3): the request carries R1, its response
+        /// establishes the new context. Needs a state_dir to be remembered.
+        #[arg(long)]
+        key_update: bool,
         /// The target, coap://HOST:PORT/PATH[?QUERY].
         #[arg(value_name = "URI")]
         uri: String,
@@ -126,9 +136,9 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Client { context, method, payload, observe, timeout, non, uri } => {
-            init_tracing("warn");
-            let args = ClientArgs { context, method, payload, observe, timeout, non, uri };
+        Command::Client { context, method, payload, observe, timeout, non, key_update, uri } => {
+            init_tracing("warn,oscore_proxy::keyupdate=info");
+            let args = ClientArgs { context, method, payload, observe, timeout, non, key_update, uri };
             match client(args).await {
                 Ok(code) => code,
                 Err(e) => {
@@ -143,7 +153,7 @@ async fn main() -> ExitCode {
 async fn server(context: PathBuf, bind: SocketAddr) -> Result<(), String> {
     let contexts = load_contexts(&context)?;
     let app = Arc::new(DemoApp::new());
-    let srv = OscoreServer::new(contexts, app.clone(), ServerConfig::default());
+    let srv = OscoreServer::new(contexts, app.clone(), ServerConfig::default()).map_err(|e| e.to_string())?;
     let udp = UdpTransport::bind(bind).await.map_err(|e| format!("cannot bind {bind}: {e}"))?;
     let endpoint = Endpoint::start(Arc::new(udp), TransmissionParams::default(), Some(srv.clone()));
     srv.attach(&endpoint);
@@ -159,6 +169,7 @@ async fn server(context: PathBuf, bind: SocketAddr) -> Result<(), String> {
             loop {
                 interval.tick().await;
                 app.tick();
+                srv.handle_timeouts();
                 srv.notify("observe").await;
             }
         })
@@ -181,6 +192,7 @@ struct ClientArgs {
     observe: Option<u32>,
     timeout: u64,
     non: bool,
+    key_update: bool,
     uri: String,
 }
 
@@ -215,19 +227,24 @@ async fn client(args: ClientArgs) -> Result<ExitCode, String> {
             args.context.display()
         );
     }
+    if first.state_dir.is_none() && args.key_update {
+        eprintln!("warning: no state_dir: the updated keys are forgotten when this run ends");
+    }
     let context = config::derive_all(std::slice::from_ref(&first))
         .map_err(|e| e.to_string())?
         .into_iter()
         .next()
-        .ok_or("no security context")?
-        .context;
+        .ok_or("no security context")?;
     let local: SocketAddr =
         if peer.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (Ipv6Addr::UNSPECIFIED, 0).into() };
     let udp = UdpTransport::bind(local).await.map_err(|e| e.to_string())?;
     let endpoint = Endpoint::start(Arc::new(udp), TransmissionParams::default(), None);
     let timeout = Duration::from_secs(args.timeout.max(1));
     let config = ClientConfig { timeout, confirmable: !args.non, ..ClientConfig::default() };
-    let client = OscoreClient::new(endpoint, peer, context, config);
+    let client = OscoreClient::new(endpoint, peer, context, config).map_err(|e| e.to_string())?;
+    if args.key_update && !client.start_key_update() {
+        eprintln!("warning: a key update is already in progress");
+    }
 
     let mut request = Packet::new();
     request.header.code = MessageClass::Request(args.method.request_type());
@@ -242,9 +259,10 @@ async fn client(args: ClientArgs) -> Result<ExitCode, String> {
     }
 
     let Some(count) = args.observe else {
-        let response = client.request(request).await.map_err(|e| e.to_string())?;
+        let response = client.request(request.clone()).await.map_err(|e| e.to_string())?;
         let status = report(&response);
         print_line(&response.payload);
+        finish_key_update(&client, &request).await;
         return Ok(status);
     };
     let (first, mut observation) = client.observe(request).await.map_err(|e| e.to_string())?;
@@ -267,4 +285,22 @@ async fn client(args: ClientArgs) -> Result<ExitCode, String> {
         tracing::warn!("cancellation not confirmed: {e}");
     }
     Ok(status)
+}
+
+/// A server-initiated key update offered in the last response (R1) is
+/// answered by the next request (key-limits-01 §3.3, Figure 6). A client
+/// that exits now would never send it, so it sends one more: GET on the
+/// same path (safe; its response is discarded).
+async fn finish_key_update(client: &OscoreClient, request: &Packet) {
+    if client.key_update_phase() != KeyUpdatePhase::Received {
+        return;
+    }
+    let mut get = Packet::new();
+    get.header.code = MessageClass::Request(RequestType::Get);
+    for segment in request.get_option(CoapOption::UriPath).into_iter().flatten() {
+        get.add_option(CoapOption::UriPath, segment.clone());
+    }
+    if let Err(e) = client.request(get).await {
+        tracing::warn!("key update offered by the server not completed: {e}");
+    }
 }

@@ -17,12 +17,14 @@ use async_trait::async_trait;
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 use oscore_core::option::decode_partial_iv;
 use oscore_core::protect::{decode_oscore_option, number};
-use oscore_core::{CoapCode, Error, RequestBinding, ResponsePiv, SecurityContext};
+use oscore_core::{CoapCode, Error, ResponsePiv};
+use oscore_keyupdate::{AutoStart, Event, ReceivedRequest, ServerEndpoint};
 use tokio::time::Instant;
 
 use crate::block::{self, BlockValue};
 use crate::coap::{Endpoint, IncomingRequest, RequestHandler, WeakEndpoint, random_bytes};
 use crate::config::LoadedContext;
+use crate::keyupdate_log;
 use crate::now_secs;
 
 /// Limits and choices of a server.
@@ -84,6 +86,10 @@ pub struct ServerStats {
     pub echo_challenges: AtomicU64,
     /// Notifications sent.
     pub notifications: AtomicU64,
+    /// Key updates started by this server (limits or 'exp' approaching).
+    pub key_updates_started: AtomicU64,
+    /// Key updates completed (a new security context in use).
+    pub key_updates: AtomicU64,
 }
 
 struct ServerContext {
@@ -93,7 +99,8 @@ struct ServerContext {
 }
 
 struct ContextState {
-    ctx: SecurityContext,
+    endpoint: ServerEndpoint,
+    auto: AutoStart,
     replay_window_known: bool,
     echo: Option<(Vec<u8>, Instant)>,
 }
@@ -104,7 +111,7 @@ struct Observer {
     token: Vec<u8>,
     path: String,
     request: Packet,
-    binding: RequestBinding,
+    binding: ReceivedRequest,
 }
 
 struct Upload {
@@ -183,27 +190,38 @@ pub fn error_response(e: &Error) -> Option<Packet> {
 }
 
 enum Verified {
-    Request { context: usize, request: Packet, binding: RequestBinding },
+    Request { context: usize, request: Packet, binding: ReceivedRequest },
     Answer(Option<Packet>),
 }
 
 impl OscoreServer {
     /// A server with these contexts (each must have a distinct Recipient ID
-    /// and ID Context pair) and this application.
-    pub fn new(contexts: Vec<LoadedContext>, app: Arc<dyn Application>, config: ServerConfig) -> Arc<Self> {
+    /// and ID Context pair) and this application; each context is opened as
+    /// a key-updating [`ServerEndpoint`].
+    ///
+    /// # Errors
+    /// A context cannot be opened (store, derivation or limit errors).
+    pub fn new(
+        contexts: Vec<LoadedContext>,
+        app: Arc<dyn Application>,
+        config: ServerConfig,
+    ) -> Result<Arc<Self>, oscore_keyupdate::Error> {
         let contexts = contexts
             .into_iter()
-            .map(|l| ServerContext {
-                kid: l.context.recipient().recipient_id().to_vec(),
-                kid_context: l.context.common().id_context().map(<[u8]>::to_vec),
-                state: Mutex::new(ContextState {
-                    ctx: l.context,
-                    replay_window_known: l.replay_window_known,
-                    echo: None,
-                }),
+            .map(|l| {
+                let kid = l.params.recipient_id.clone();
+                let kid_context = l.params.id_context.clone();
+                let auto = l.key_update.auto;
+                let replay_window_known = l.replay_window_known;
+                let endpoint = l.open_server()?;
+                Ok(ServerContext {
+                    kid,
+                    kid_context,
+                    state: Mutex::new(ContextState { endpoint, auto, replay_window_known, echo: None }),
+                })
             })
-            .collect();
-        Arc::new(Self {
+            .collect::<Result<Vec<_>, oscore_keyupdate::Error>>()?;
+        Ok(Arc::new(Self {
             contexts,
             app,
             config,
@@ -213,7 +231,38 @@ impl OscoreServer {
             endpoint: OnceLock::new(),
             stats: ServerStats::default(),
             observe_seq: std::sync::atomic::AtomicU32::new(0),
-        })
+        }))
+    }
+
+    /// Drops retained old contexts whose time is up (key-limits-01 §3.4);
+    /// call it now and then (the binary does every second).
+    pub fn handle_timeouts(&self) {
+        let now = now_secs();
+        for sc in &self.contexts {
+            let mut st = guard(&sc.state);
+            st.endpoint.handle_timeout(now);
+            self.drain_events(&mut st);
+        }
+    }
+
+    /// The Master Salt of each context's current security context (it
+    /// changes with every key update).
+    pub fn current_salts(&self) -> Vec<Vec<u8>> {
+        self.contexts
+            .iter()
+            .map(|sc| guard(&sc.state).endpoint.current().common().master_salt().to_vec())
+            .collect()
+    }
+
+    fn drain_events(&self, st: &mut ContextState) {
+        while let Some(event) = st.endpoint.poll_event() {
+            if matches!(event, Event::KeyUpdateCompleted { .. }) {
+                self.stats.key_updates.fetch_add(1, Ordering::Relaxed);
+                // A context made by a key update starts with a known (empty) window.
+                st.replay_window_known = true;
+            }
+            keyupdate_log("server", &event);
+        }
     }
 
     /// Lets the server send notifications through `endpoint`.
@@ -250,6 +299,20 @@ impl OscoreServer {
         Verified::Answer(error_response(e))
     }
 
+    fn refuse_keyupdate(&self, e: &oscore_keyupdate::Error, peer: SocketAddr) -> Verified {
+        if let oscore_keyupdate::Error::Oscore(e) = e {
+            return self.refuse(e, peer);
+        }
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(%peer, "request refused: {e}");
+        Verified::Answer(e.coap_code().map(|code| {
+            let mut p = Packet::new();
+            p.header.code = MessageClass::from(code.to_byte());
+            p.add_option(CoapOption::MaxAge, Vec::new());
+            p
+        }))
+    }
+
     fn verify(&self, request: &Packet, peer: SocketAddr) -> Verified {
         if request.get_option(CoapOption::Oscore).is_none() {
             self.stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -272,11 +335,13 @@ impl OscoreServer {
         };
         let mut st = guard(&sc.state);
         self.stats.verifications.fetch_add(1, Ordering::Relaxed);
-        let (restored, mut binding) = match st.ctx.verify_request(request, now_secs()) {
+        let verified = st.endpoint.verify_request(request, now_secs());
+        self.drain_events(&mut st);
+        let (restored, mut binding) = match verified {
             Ok(r) => r,
             Err(e) => {
                 drop(st);
-                return self.refuse(&e, peer);
+                return self.refuse_keyupdate(&e, peer);
             }
         };
         if !st.replay_window_known {
@@ -288,7 +353,7 @@ impl OscoreServer {
             };
             let seq = option.partial_iv.as_deref().map(decode_partial_iv);
             if fresh && let Some(Ok(seq)) = seq {
-                if let Err(e) = st.ctx.synchronise_replay_window(seq) {
+                if let Err(e) = st.endpoint.synchronise_replay_window(seq) {
                     tracing::error!("cannot persist the replay window: {e}");
                     return Verified::Answer(None);
                 }
@@ -305,17 +370,37 @@ impl OscoreServer {
                 challenge.add_option(CoapOption::from(number::ECHO), echo);
                 self.stats.echo_challenges.fetch_add(1, Ordering::Relaxed);
                 // ref: RFC 8613 App. B.1.2 (the 4.01 uses the server's own Partial IV)
-                return Verified::Answer(
-                    st.ctx.protect_response(&challenge, &mut binding, ResponsePiv::Own, now_secs()).ok(),
-                );
+                let answer =
+                    st.endpoint.protect_response(&challenge, &mut binding, ResponsePiv::Own, now_secs()).ok();
+                self.drain_events(&mut st);
+                return Verified::Answer(answer);
             }
         }
         Verified::Request { context: index, request: restored, binding }
     }
 
-    fn protect(&self, context: usize, resp: &Packet, binding: &mut RequestBinding) -> Option<Packet> {
+    /// Protects a response; starts a server-initiated key update (R1 rides
+    /// on this response) when the limits or 'exp' approach.
+    fn protect(&self, context: usize, resp: &Packet, binding: &mut ReceivedRequest) -> Option<Packet> {
         let sc = self.contexts.get(context)?;
-        match guard(&sc.state).ctx.protect_response(resp, binding, ResponsePiv::Auto, now_secs()) {
+        let mut st = guard(&sc.state);
+        let now = now_secs();
+        let auto = st.auto;
+        if st.endpoint.start_key_update_if_due(&auto, now) {
+            self.stats.key_updates_started.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut protected = st.endpoint.protect_response(resp, binding, ResponsePiv::Auto, now);
+        if let Err(e) = &protected
+            && e.needs_key_update()
+            && st.endpoint.start_key_update()
+        {
+            // A limit was reached before the update could start (e.g. a
+            // fraction of 1): R1 goes out under CTX_1, which has its own key.
+            self.stats.key_updates_started.fetch_add(1, Ordering::Relaxed);
+            protected = st.endpoint.protect_response(resp, binding, ResponsePiv::Auto, now);
+        }
+        self.drain_events(&mut st);
+        match protected {
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::error!("cannot protect a response: {e}");
@@ -428,7 +513,7 @@ impl OscoreServer {
         token: Vec<u8>,
         context: usize,
         mut request: Packet,
-        mut binding: RequestBinding,
+        mut binding: ReceivedRequest,
     ) -> Option<Packet> {
         let block1 = match self.block1(context, peer, &mut request) {
             Ok(b) => b,

@@ -26,6 +26,9 @@ use oscore_core::store::{PersistedState, Store, StoreError};
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("oscore_contexts");
+/// Key-update sessions (oscore-keyupdate's `SessionState`), one row per
+/// configured context, keyed like [`TABLE`].
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("oscore_keyupdate_sessions");
 
 /// The file name inside a `state_dir`.
 pub const DB_FILE: &str = "oscore-state.redb";
@@ -53,13 +56,29 @@ impl StateDb {
     /// (e.g. another process has it open).
     pub fn open(dir: &Path) -> Result<Self, std::io::Error> {
         std::fs::create_dir_all(dir)?;
-        let db = Database::create(dir.join(DB_FILE)).map_err(std::io::Error::other)?;
+        let path = dir.join(DB_FILE);
+        let db = Database::create(&path).map_err(std::io::Error::other)?;
+        // Key-update sessions hold Master Secrets (see `persistence`).
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         Ok(Self { db })
     }
 
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_from(TABLE, key)
+    }
+
+    fn write(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write_to(TABLE, key, value)
+    }
+
+    fn read_from(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(|_| StoreError("redb: cannot begin read"))?;
-        let table = match txn.open_table(TABLE) {
+        let table = match txn.open_table(table) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(_) => return Err(StoreError("redb: cannot open table")),
@@ -68,14 +87,31 @@ impl StateDb {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    fn write(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    fn write_to(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(|_| StoreError("redb: cannot begin write"))?;
         txn.set_durability(Durability::Immediate).map_err(|_| StoreError("redb: durability"))?;
         {
-            let mut table = txn.open_table(TABLE).map_err(|_| StoreError("redb: cannot open table"))?;
+            let mut table = txn.open_table(table).map_err(|_| StoreError("redb: cannot open table"))?;
             table.insert(key, value).map_err(|_| StoreError("redb: write failed"))?;
         }
         txn.commit().map_err(|_| StoreError("redb: commit failed"))
+    }
+}
+
+impl StateDb {
+    /// The key-update session saved under `key`.
+    pub(crate) fn read_session(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_from(SESSIONS, key)
+    }
+
+    /// Saves a key-update session under `key` (fsync'ed commit).
+    pub(crate) fn write_session(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write_to(SESSIONS, key, value)
     }
 }
 
@@ -102,6 +138,13 @@ impl RedbStore {
     /// The store of the context with these parameters.
     pub fn new(db: Arc<StateDb>, params: &ContextParams) -> Self {
         Self { db, key: context_key(params), saves: 0 }
+    }
+}
+
+impl RedbStore {
+    /// The store of the row `key` (see [`RedbPersistence`](crate::persistence::RedbPersistence)).
+    pub fn with_key(db: Arc<StateDb>, key: String) -> Self {
+        Self { db, key, saves: 0 }
     }
 }
 

@@ -204,8 +204,9 @@ async fn many_contexts_are_looked_up_by_kid_and_kid_context() {
             fast_params(),
             None,
         );
-        let ctx = SecurityContext::derive(provider(), &params).unwrap();
-        let cl = oscore_proxy::client::OscoreClient::new(endpoint, srv.addr, ctx, Default::default());
+        let ctx = oscore_proxy::config::LoadedContext::in_memory(params, true);
+        let cl =
+            oscore_proxy::client::OscoreClient::new(endpoint, srv.addr, ctx, Default::default()).unwrap();
         let r = cl.request(request(RequestType::Get, "hello")).await.unwrap();
         assert_eq!(r.payload, b"Hello World!");
     }
@@ -427,14 +428,15 @@ async fn redb_state_survives_a_restart() {
     let cfg = config::load(&path).unwrap();
     let mut protected = Vec::new();
     {
-        let mut loaded = config::derive_all(&cfg).unwrap();
-        assert!(!loaded[0].replay_window_known);
+        let loaded = config::derive_all(&cfg).unwrap().remove(0);
+        assert!(!loaded.replay_window_known);
+        let mut c = loaded.open_client().unwrap();
         for _ in 0..3 {
-            protected.push(loaded[0].context.protect_request(&request(RequestType::Get, "x"), 0).unwrap().0);
+            protected.push(c.protect_request(&request(RequestType::Get, "x"), 0).unwrap().0);
         }
     }
-    let mut loaded = config::derive_all(&cfg).unwrap();
-    let (next, _) = loaded[0].context.protect_request(&request(RequestType::Get, "x"), 0).unwrap();
+    let mut c = config::derive_all(&cfg).unwrap().remove(0).open_client().unwrap();
+    let (next, _) = c.protect_request(&request(RequestType::Get, "x"), 0).unwrap();
     let piv = |p: &Packet| {
         decode_partial_iv(decode_oscore_option(p).unwrap().partial_iv.as_deref().unwrap()).unwrap()
     };
@@ -445,13 +447,14 @@ async fn redb_state_survives_a_restart() {
     std::fs::write(&spath, c1_toml(false, Some(&dir.join("server-state")))).unwrap();
     let scfg = config::load(&spath).unwrap();
     {
-        let mut s = config::derive_all(&scfg).unwrap();
-        s[0].context.verify_request(&protected[1], 0).unwrap();
+        let mut s = config::derive_all(&scfg).unwrap().remove(0).open_server().unwrap();
+        s.verify_request(&protected[1], 0).unwrap();
     }
-    let mut s = config::derive_all(&scfg).unwrap();
-    assert!(s[0].replay_window_known);
-    assert!(s[0].context.verify_request(&protected[1], 0).is_err());
-    s[0].context.verify_request(&protected[2], 0).unwrap();
+    let s = config::derive_all(&scfg).unwrap().remove(0);
+    assert!(s.replay_window_known);
+    let mut s = s.open_server().unwrap();
+    assert!(s.verify_request(&protected[1], 0).is_err());
+    s.verify_request(&protected[2], 0).unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
 

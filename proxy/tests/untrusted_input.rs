@@ -24,11 +24,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn server() -> std::sync::Arc<OscoreServer> {
     let (_, s) = c1_params();
-    let ctx = LoadedContext {
-        context: SecurityContext::derive(provider(), &s).unwrap(),
-        replay_window_known: true,
-    };
-    OscoreServer::new(vec![ctx], std::sync::Arc::new(DemoApp::new()), ServerConfig::default())
+    let ctx = LoadedContext::in_memory(s, true);
+    OscoreServer::new(vec![ctx], std::sync::Arc::new(DemoApp::new()), ServerConfig::default()).unwrap()
 }
 
 fn valid_request() -> Vec<u8> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet, RequestType};
-use oscore_core::{ContextParams, SecurityContext};
+use oscore_core::ContextParams;
 use oscore_proxy::client::{ClientConfig, OscoreClient};
 use oscore_proxy::coap::{Endpoint, TransmissionParams};
 use oscore_proxy::config::LoadedContext;
@@ -68,10 +68,7 @@ pub fn fast_params() -> TransmissionParams {
 }
 
 pub fn loaded(params: &ContextParams, known: bool) -> LoadedContext {
-    LoadedContext {
-        context: SecurityContext::derive(provider(), params).unwrap(),
-        replay_window_known: known,
-    }
+    LoadedContext::in_memory(params.clone(), known)
 }
 
 pub struct TestServer {
@@ -83,7 +80,7 @@ pub struct TestServer {
 
 pub async fn start_server_on(bind: &str, contexts: Vec<LoadedContext>, config: ServerConfig) -> TestServer {
     let app = Arc::new(DemoApp::new());
-    let server = OscoreServer::new(contexts, app.clone(), config);
+    let server = OscoreServer::new(contexts, app.clone(), config).unwrap();
     let udp = UdpTransport::bind(bind.parse().unwrap()).await.unwrap();
     let endpoint = Endpoint::start(Arc::new(udp), fast_params(), Some(server.clone()));
     server.attach(&endpoint);
@@ -99,13 +96,13 @@ pub async fn start_server(known: bool) -> TestServer {
 pub async fn client_with(peer: SocketAddr, transport: Arc<dyn Transport>) -> OscoreClient {
     let (c, _) = c1_params();
     let endpoint = Endpoint::start(transport, fast_params(), None);
-    let ctx = SecurityContext::derive(provider(), &c).unwrap();
     OscoreClient::new(
         endpoint,
         peer,
-        ctx,
+        LoadedContext::in_memory(c, true),
         ClientConfig { timeout: Duration::from_secs(5), ..ClientConfig::default() },
     )
+    .unwrap()
 }
 
 pub async fn client(peer: SocketAddr) -> OscoreClient {
