@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use oscore_core::crypto::AlgorithmId;
+use oscore_core::crypto::{AlgorithmId, CryptoProvider};
 use oscore_core::store::StoreError;
 use oscore_core::{ContextParams, KeyLimits, SecurityContext};
 use oscore_keyupdate::limits::{self, UsageLimits};
@@ -80,6 +80,7 @@ struct ContextToml {
     lifetime: Option<u64>,
     key_update_fraction: Option<f64>,
     key_update_retention: Option<u64>,
+    crypto: Option<String>,
 }
 
 /// One security context of the configuration, ready to be derived.
@@ -92,6 +93,8 @@ pub struct ContextConfig {
     pub state_dir: Option<PathBuf>,
     /// Key-usage limits and key update.
     pub key_update: KeyUpdatePolicy,
+    /// The crypto provider (key `crypto`: "rustcrypto", "ring" or "fastest").
+    pub provider: &'static CryptoProvider,
 }
 
 /// Key-usage limits and key update of one context (key-limits-01): the keys
@@ -113,8 +116,20 @@ impl std::fmt::Debug for ContextConfig {
             .field("params", &self.params)
             .field("state_dir", &self.state_dir)
             .field("key_update", &self.key_update)
+            .field("provider", &self.provider)
             .finish()
     }
+}
+
+/// The provider named by the `crypto` key (default "rustcrypto").
+fn provider(name: Option<&str>) -> Result<&'static CryptoProvider, ConfigError> {
+    let name = name.unwrap_or("rustcrypto");
+    crypto_backends::provider_by_name(name).ok_or_else(|| {
+        ConfigError::Invalid(format!(
+            "crypto: unknown provider {name:?} (this build knows {})",
+            crypto_backends::PROVIDER_NAMES.join(", ")
+        ))
+    })
 }
 
 fn hex_field(name: &str, value: &str) -> Result<Vec<u8>, ConfigError> {
@@ -154,8 +169,9 @@ impl ContextToml {
             params.persist_step = k;
         }
         let key_update = self.key_update_policy(&mut params)?;
+        let provider = provider(self.crypto.as_deref())?;
         let state_dir = self.state_dir.map(|d| if d.is_absolute() { d } else { base.join(d) });
-        Ok(ContextConfig { params, state_dir, key_update })
+        Ok(ContextConfig { params, state_dir, key_update, provider })
     }
 
     /// The limits (checked against the bounds of key-limits-01 §2.1.1) and
@@ -234,6 +250,8 @@ pub struct LoadedContext {
     pub key_update: KeyUpdatePolicy,
     /// Where the endpoint keeps its contexts' state and its session.
     pub persistence: Box<dyn Persistence>,
+    /// The crypto provider.
+    pub provider: &'static CryptoProvider,
     /// The replay window was restored from durable state. When false, a
     /// server must re-establish it with Echo before accepting requests
     /// (RFC 8613 App. B.1.2).
@@ -257,8 +275,16 @@ impl LoadedContext {
             params,
             key_update: KeyUpdatePolicy::default(),
             persistence: Box::new(EphemeralPersistence),
+            provider: &crypto_backends::RUSTCRYPTO,
             replay_window_known,
         }
+    }
+
+    /// Replaces the crypto provider.
+    #[must_use]
+    pub fn with_provider(mut self, provider: &'static CryptoProvider) -> Self {
+        self.provider = provider;
+        self
     }
 
     /// Replaces the key-update policy.
@@ -269,7 +295,7 @@ impl LoadedContext {
     }
 
     fn updater(&self) -> Result<KeyUpdater, oscore_keyupdate::Error> {
-        KeyUpdater::new(&crypto_backends::RUSTCRYPTO).with_config(self.key_update.config)
+        KeyUpdater::new(self.provider).with_config(self.key_update.config)
     }
 
     /// Opens the client endpoint (resuming a saved key-update session).
@@ -306,12 +332,11 @@ fn window_known(persistence: &mut dyn Persistence, initial: &ContextParams) -> R
 /// [`ConfigError::Store`] if a state database cannot be opened (e.g. another
 /// process holds it), [`ConfigError::Context`] if a context cannot be derived.
 pub fn derive_all(configs: &[ContextConfig]) -> Result<Vec<LoadedContext>, ConfigError> {
-    let provider = &crypto_backends::RUSTCRYPTO;
     let mut dbs: HashMap<PathBuf, Arc<StateDb>> = HashMap::new();
     let mut out = Vec::with_capacity(configs.len());
     for cfg in configs {
         // Derivation errors (unsupported algorithm, bad ID lengths) show here.
-        SecurityContext::derive(provider, &cfg.params).map_err(ConfigError::Context)?;
+        SecurityContext::derive(cfg.provider, &cfg.params).map_err(ConfigError::Context)?;
         let loaded = match &cfg.state_dir {
             None => LoadedContext::in_memory(cfg.params.clone(), false),
             Some(dir) => {
@@ -330,11 +355,12 @@ pub fn derive_all(configs: &[ContextConfig]) -> Result<Vec<LoadedContext>, Confi
                     params: cfg.params.clone(),
                     key_update: KeyUpdatePolicy::default(),
                     persistence: Box::new(persistence),
+                    provider: cfg.provider,
                     replay_window_known: known,
                 }
             }
         };
-        out.push(loaded.with_key_update(cfg.key_update));
+        out.push(loaded.with_key_update(cfg.key_update).with_provider(cfg.provider));
     }
     Ok(out)
 }
@@ -342,6 +368,25 @@ pub fn derive_all(configs: &[ContextConfig]) -> Result<Vec<LoadedContext>, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crypto_key_selects_the_provider() {
+        let file = |crypto: &str| {
+            format!(
+                "[context]\nmaster_secret = \"0102\"\nsender_id = \"\"\nrecipient_id = \"01\"\naead = 1\n{crypto}"
+            )
+        };
+        let pick = |line: &str| parse(&file(line), Path::new(".")).map(|c| c[0].provider);
+        assert!(std::ptr::eq(pick("").unwrap(), &crypto_backends::RUSTCRYPTO));
+        assert!(std::ptr::eq(pick("crypto = \"ring\"").unwrap(), &crypto_backends::RING));
+        assert!(std::ptr::eq(pick("crypto = \"fastest\"").unwrap(), &crypto_backends::FASTEST));
+        assert!(matches!(pick("crypto = \"openssl\""), Err(ConfigError::Invalid(_))));
+        // ring has no AES-CCM: the context is refused when it is derived.
+        let ccm = parse(&file("crypto = \"ring\"").replace("aead = 1", "aead = 10"), Path::new(".")).unwrap();
+        assert!(matches!(derive_all(&ccm), Err(ConfigError::Context(_))));
+        let gcm = parse(&file("crypto = \"ring\""), Path::new(".")).unwrap();
+        assert!(std::ptr::eq(derive_all(&gcm).unwrap()[0].provider, &crypto_backends::RING));
+    }
 
     #[test]
     fn design_example_parses() {
