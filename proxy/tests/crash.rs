@@ -244,7 +244,8 @@ async fn killed_client_never_reuses_a_nonce() {
     };
     let uri = format!("coap://{addr}/hello");
     let mut completed = 0;
-    for _ in 0..ROUNDS {
+    for round in 0..ROUNDS {
+        let seen_before = by_piv.lock().unwrap().len();
         let mut child = Command::new(BIN)
             .args(["client", "--context", config.to_str().unwrap(), "--timeout", "2", &uri])
             .stdout(Stdio::null())
@@ -252,11 +253,27 @@ async fn killed_client_never_reuses_a_nonce() {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        // Even rounds kill at a random moment after the start (often during
+        // start-up or the first store write); odd rounds wait, bounded, until
+        // this run's request reached the server, then kill at a random moment
+        // (around the response and the next reservation). A loaded machine
+        // then still produces traffic to check.
+        let after_traffic = round % 2 == 1;
+        let kill_at = async {
+            if after_traffic {
+                let start = std::time::Instant::now();
+                while by_piv.lock().unwrap().len() == seen_before && start.elapsed() < Duration::from_secs(5)
+                {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(random_below(50))).await;
+        };
         tokio::select! {
             status = child.wait() => {
                 if status.unwrap().success() { completed += 1; }
             }
-            () = tokio::time::sleep(Duration::from_millis(random_below(50))) => {
+            () = kill_at => {
                 child.start_kill().unwrap(); // SIGKILL
                 child.wait().await.unwrap();
             }
