@@ -332,8 +332,11 @@ fn split(
         inner.sort_by_key(|(n, _)| *n);
         outer.sort_by_key(|(n, _)| *n);
     }
-    let mut plaintext =
-        Vec::with_capacity(msg.payload.len() + 16 + inner.iter().map(|(_, v)| v.len() + 3).sum::<usize>());
+    // Room for the Code, the payload marker and the longest AEAD tag (16
+    // bytes), which `seal` appends in place: no reallocation on the hot path.
+    let mut plaintext = Vec::with_capacity(
+        msg.payload.len() + 2 + 16 + inner.iter().map(|(_, v)| v.len() + 3).sum::<usize>(),
+    );
     // ref: RFC 8613 §5.3: plaintext = Code ‖ Inner options ‖ 0xFF ‖ payload
     plaintext.push(u8::from(msg.header.code));
     let mut prev = 0;

@@ -1,7 +1,26 @@
-//! `cargo xtask <task>`: project automation with std::process only.
+//! `cargo xtask <task>`: project automation through std::process.
+//!
+//! - `cargo xtask bench [--quick] [--filter F] [--instructions] [--compare aiocoap] [--no-timing]`:
+//!   runs the benchmark suite of the `benches` crate and writes
+//!   `target/bench-report.md` and `target/bench-report.json` (see [`bench`]).
 
-fn main() -> std::process::ExitCode {
-    let task = std::env::args().nth(1).unwrap_or_default();
-    eprintln!("unknown task {task:?}; tasks arrive with their issues (bench, interop)");
-    std::process::ExitCode::FAILURE
+mod bench;
+mod callgrind;
+mod report;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.split_first() {
+        Some((task, rest)) if task == "bench" => bench::run(rest),
+        _ => Err(format!("usage: cargo xtask bench [OPTIONS]\n\n{}", bench::USAGE)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
