@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 
 use crate::context::{SecurityContext, build_nonce};
-use crate::cose::{ExternalAad, encode_aad};
+use crate::cose::{ExternalAad, StackAad, encode_aad};
 use crate::error::Error;
 use crate::message::{MAX_TOKEN_LEN, PAYLOAD_MARKER, encode_option, walk_options};
 use crate::option::{
@@ -511,6 +511,22 @@ fn restore(
     })
 }
 
+/// The AEAD additional data of one message, on the stack unless too long.
+enum Aad {
+    Stack(StackAad),
+    Heap(Vec<u8>),
+}
+
+impl core::ops::Deref for Aad {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Aad::Stack(a) => a,
+            Aad::Heap(v) => v,
+        }
+    }
+}
+
 /// The longest AEAD nonce (13 bytes for AES-CCM, 12 for AES-GCM and
 /// ChaCha20/Poly1305), with room to spare.
 const MAX_NONCE_LEN: usize = 16;
@@ -567,15 +583,18 @@ impl SecurityContext {
         }
     }
 
-    fn aad(&self, request_kid: &[u8], request_piv: &[u8]) -> Vec<u8> {
-        let mut scratch = Vec::with_capacity(16 + request_kid.len() + request_piv.len());
-        let mut aad = Vec::with_capacity(32 + request_kid.len() + request_piv.len());
-        encode_aad(
-            &ExternalAad { alg_aead: self.common.aead.alg(), request_kid, request_piv, options: &[] },
-            &mut scratch,
-            &mut aad,
-        );
-        aad
+    fn aad(&self, request_kid: &[u8], request_piv: &[u8]) -> Aad {
+        let ext = ExternalAad { alg_aead: self.common.aead.alg(), request_kid, request_piv, options: &[] };
+        match StackAad::encode(&ext) {
+            Some(aad) => Aad::Stack(aad),
+            None => {
+                // Only reachable with identifiers longer than any AEAD allows
+                // for a Sender ID; kept correct rather than refused.
+                let (mut scratch, mut aad) = (Vec::new(), Vec::new());
+                encode_aad(&ext, &mut scratch, &mut aad);
+                Aad::Heap(aad)
+            }
+        }
     }
 
     fn nonce(&self, id_piv: &[u8], partial_iv: &[u8]) -> Result<Nonce, Error> {

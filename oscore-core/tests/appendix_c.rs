@@ -7,7 +7,7 @@ mod common;
 use common::{hex, load, opt_hex};
 use crypto_backends::RUSTCRYPTO;
 use oscore_core::context::{KdfInfo, KdfType, build_nonce, derive_keys};
-use oscore_core::cose::{ExternalAad, encode_aad, encode_external_aad};
+use oscore_core::cose::{ExternalAad, StackAad, encode_aad, encode_external_aad};
 use oscore_core::crypto::AlgorithmId;
 use oscore_core::message::{parse_udp, to_bytes};
 use oscore_core::option::OscoreOption;
@@ -102,6 +102,7 @@ fn c4_to_c8_intermediate_values() {
         let (mut scratch, mut aad) = (Vec::new(), Vec::new());
         encode_aad(&ext, &mut scratch, &mut aad);
         assert_eq!(aad, hex(&d["aad"]), "{section} Enc_structure");
+        assert_eq!(&*StackAad::encode(&ext).unwrap(), hex(&d["aad"]).as_slice(), "{section} stack AAD");
 
         let option = OscoreOption {
             partial_iv: opt_hex(&d["partial_iv"]),
