@@ -593,17 +593,12 @@ impl SecurityContext {
     /// Takes the next sender sequence number, persisting the bound ahead.
     // ref: RFC 8613 App. B.1.1, §7.2.1
     pub(crate) fn take_sequence_number(&mut self) -> Result<u64, Error> {
-        let ssn = self.sender.ssn;
-        if ssn > MAX_SSN {
-            return Err(Error::SequenceNumberExhausted);
-        }
-        if ssn >= self.persisted.ssn_bound {
-            let mut state = self.persisted;
-            state.ssn_bound = ssn.saturating_add(self.persist_step).min(MAX_SSN + 1);
-            self.save(state)?;
-        }
-        self.sender.ssn = ssn + 1;
-        Ok(ssn)
+        crate::store::take_sequence_number(
+            &mut self.sender.ssn,
+            &mut self.persisted,
+            self.persist_step,
+            &mut *self.store,
+        )
     }
 
     /// Fails if the Recipient Key is past 'limit_v'.

@@ -124,6 +124,43 @@ pub trait AeadKey: Send + Sync {
     fn open_detached(&self, nonce: &[u8], aad: &[u8], buf: &mut [u8], tag: &[u8]) -> Result<(), CryptoError>;
 }
 
+/// Encrypts `buf` in place with `key` and appends the `tag_len`-byte tag: the
+/// COSE ciphertext of OSCORE (RFC 8152 §5.3).
+///
+/// # Errors
+/// As [`AeadKey::seal_detached`].
+pub fn seal_append(
+    key: &dyn AeadKey,
+    tag_len: usize,
+    nonce: &[u8],
+    aad: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    let len = buf.len();
+    buf.resize(len + tag_len, 0);
+    let (plaintext, tag) = buf.split_at_mut(len);
+    key.seal_detached(nonce, aad, plaintext, tag)
+}
+
+/// Decrypts a COSE ciphertext (`tag_len`-byte tag appended) with `key`; the
+/// plaintext is wiped when dropped.
+///
+/// # Errors
+/// The ciphertext is shorter than the tag, or does not verify.
+pub fn open_appended(
+    key: &dyn AeadKey,
+    tag_len: usize,
+    nonce: &[u8],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let split = ciphertext.len().checked_sub(tag_len).ok_or(CryptoError)?;
+    let (ct, tag) = ciphertext.split_at(split);
+    let mut buf = Zeroizing::new(ct.to_vec());
+    key.open_detached(nonce, aad, &mut buf, tag)?;
+    Ok(buf)
+}
+
 /// An HKDF instance (RFC 5869).
 pub trait Hkdf: Send + Sync {
     /// The COSE identifier.

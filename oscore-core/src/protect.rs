@@ -10,12 +10,14 @@ use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 
 use crate::context::{SecurityContext, build_nonce};
 use crate::cose::{ExternalAad, StackAad, encode_aad};
+use crate::crypto::{open_appended, seal_append};
 use crate::error::Error;
 use crate::message::{MAX_TOKEN_LEN, PAYLOAD_MARKER, encode_option, walk_options};
 use crate::option::{
     MAX_PARTIAL_IV_LEN, OscoreOption, OscoreOptionView, decode_partial_iv, encode_partial_iv,
 };
 use crate::replay::ReplayOutcome;
+use zeroize::Zeroizing;
 
 /// CoAP option numbers used by the protection rules.
 // ref: RFC 7252 §12.2, RFC 7641 §7, RFC 7959 §7, RFC 8613 §13.2, RFC 9175 §5
@@ -557,30 +559,21 @@ impl SecurityContext {
     /// Encrypts `plaintext` in place and appends the tag.
     fn seal(&mut self, nonce: &[u8], aad: &[u8], plaintext: &mut Vec<u8>) -> Result<(), Error> {
         self.count_encryption()?;
-        let tag_len = self.common.aead.tag_len();
-        let len = plaintext.len();
-        plaintext.resize(len + tag_len, 0);
-        let (buf, tag) = plaintext.split_at_mut(len);
-        self.sender.key.seal_detached(nonce, aad, buf, tag)?;
+        seal_append(&*self.sender.key, self.common.aead.tag_len(), nonce, aad, plaintext)?;
         Ok(())
     }
 
     /// Decrypts `ciphertext` (tag appended), counting a failure against `limit_v`.
-    fn open(&mut self, nonce: &[u8], aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+    fn open(&mut self, nonce: &[u8], aad: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         let tag_len = self.common.aead.tag_len();
-        let Some(split) = ciphertext.len().checked_sub(tag_len) else {
+        if ciphertext.len() < tag_len {
             // Too short to hold a tag: no decryption attempt, nothing to count.
             return Err(Error::DecryptionFailed);
-        };
-        let (ct, tag) = ciphertext.split_at(split);
-        let mut buf = ct.to_vec();
-        match self.recipient.key.open_detached(nonce, aad, &mut buf, tag) {
-            Ok(()) => Ok(buf),
-            Err(_) => {
-                self.count_failed_decryption();
-                Err(Error::DecryptionFailed)
-            }
         }
+        open_appended(&*self.recipient.key, tag_len, nonce, aad, ciphertext).map_err(|_| {
+            self.count_failed_decryption();
+            Error::DecryptionFailed
+        })
     }
 
     fn aad(&self, request_kid: &[u8], request_piv: &[u8]) -> Aad {

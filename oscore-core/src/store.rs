@@ -12,6 +12,8 @@
 use alloc::boxed::Box;
 use core::fmt;
 
+use crate::context::MAX_SSN;
+use crate::error::Error;
 use crate::replay::ReplayState;
 
 /// The default persistence step `K` of RFC 8613 App. B.1.1.
@@ -28,6 +30,35 @@ pub struct PersistedState {
     pub count_v_bound: u64,
     /// The replay window, if it was ever saved.
     pub replay: Option<ReplayState>,
+}
+
+/// Takes the next sender sequence number from `next`, persisting the bound
+/// ahead: before a number at or above `persisted.ssn_bound` is handed out, the
+/// bound is raised to `number + step` and made durable in `store`, so a
+/// restart resumes above every number ever used (RFC 8613 App. B.1.1).
+///
+/// # Errors
+/// [`Error::SequenceNumberExhausted`] past 2^40 − 1 (RFC 8613 §7.2.1; never
+/// wraps), [`Error::Store`] if the bound cannot be saved (nothing is taken).
+// ref: RFC 8613 App. B.1.1, §7.2.1; groupcomm-08 §2.5
+pub fn take_sequence_number(
+    next: &mut u64,
+    persisted: &mut PersistedState,
+    step: u64,
+    store: &mut dyn Store,
+) -> Result<u64, Error> {
+    let ssn = *next;
+    if ssn > MAX_SSN {
+        return Err(Error::SequenceNumberExhausted);
+    }
+    if ssn >= persisted.ssn_bound {
+        let mut state = *persisted;
+        state.ssn_bound = ssn.saturating_add(step.max(1)).min(MAX_SSN + 1);
+        store.save(&state)?;
+        *persisted = state;
+    }
+    *next = ssn + 1;
+    Ok(ssn)
 }
 
 /// A store failed to read or durably write.

@@ -8,15 +8,17 @@ use alloc::vec;
 use alloc::vec::Vec;
 use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 use oscore_core::Error as CoreError;
-use oscore_core::context::{MAX_SSN, build_nonce};
-use oscore_core::crypto::{AeadKey, AlgorithmId, CryptoProvider, CurveId, SigningKey};
+use oscore_core::context::build_nonce;
+use oscore_core::crypto::{
+    AeadKey, AlgorithmId, CryptoProvider, CurveId, SigningKey, open_appended, seal_append,
+};
 use oscore_core::option::{MAX_PARTIAL_IV_LEN, OscoreOption, decode_partial_iv, encode_partial_iv};
 use oscore_core::protect::{
     Prepared, RequestBinding, assemble_protected, decode_oscore_option, number, prepare_request,
     prepare_response, restore_request, restore_response,
 };
 use oscore_core::replay::{ReplayOutcome, ReplayState, ReplayWindow};
-use oscore_core::store::{PersistedState, Store};
+use oscore_core::store::{PersistedState, Store, take_sequence_number};
 use zeroize::Zeroizing;
 
 use crate::context::{Algorithms, Epoch, GroupParams, ReplaySync};
@@ -223,34 +225,6 @@ fn open_without_tag(
     Ok((plaintext, full))
 }
 
-fn open(
-    key: &dyn AeadKey,
-    nonce: &[u8],
-    aad: &[u8],
-    ciphertext: &[u8],
-    tag_len: usize,
-) -> Result<Zeroizing<Vec<u8>>, GroupError> {
-    let split = ciphertext.len().checked_sub(tag_len).ok_or(CoreError::DecryptionFailed)?;
-    let (ct, tag) = ciphertext.split_at(split);
-    let mut buf = Zeroizing::new(ct.to_vec());
-    key.open_detached(nonce, aad, &mut buf, tag).map_err(|_| CoreError::DecryptionFailed)?;
-    Ok(buf)
-}
-
-fn seal(
-    key: &dyn AeadKey,
-    nonce: &[u8],
-    aad: &[u8],
-    plaintext: &mut Vec<u8>,
-    tag_len: usize,
-) -> Result<(), GroupError> {
-    let len = plaintext.len();
-    plaintext.resize(len + tag_len, 0);
-    let (buf, tag) = plaintext.split_at_mut(len);
-    key.seal_detached(nonce, aad, buf, tag)?;
-    Ok(())
-}
-
 fn raw_option(msg: &Packet) -> &[u8] {
     msg.get_first_option(CoapOption::Oscore).map_or(&[], Vec::as_slice)
 }
@@ -408,18 +382,12 @@ impl Group {
     /// Takes the next sender sequence number, persisting the bound ahead.
     // ref: groupcomm-08 §2.5 (exhaustion: no further messages), RFC 8613 App. B.1.1
     fn take_ssn(&mut self) -> Result<u64, GroupError> {
-        let ssn = self.ssn;
-        if ssn > MAX_SSN {
-            return Err(CoreError::SequenceNumberExhausted.into());
-        }
-        if ssn >= self.persisted.ssn_bound {
-            let mut state = self.persisted;
-            state.ssn_bound = ssn.saturating_add(self.params.persist_step.max(1)).min(MAX_SSN + 1);
-            self.store.save(&state).map_err(CoreError::Store)?;
-            self.persisted = state;
-        }
-        self.ssn = ssn + 1;
-        Ok(ssn)
+        Ok(take_sequence_number(
+            &mut self.ssn,
+            &mut self.persisted,
+            self.params.persist_step,
+            &mut *self.store,
+        )?)
     }
 
     fn nonce(&self, epoch: &Epoch, id: &[u8], piv: &[u8]) -> Result<Vec<u8>, GroupError> {
@@ -602,11 +570,11 @@ impl Group {
         match pairwise_peer {
             Some(peer) => {
                 let key = sender.pairwise.get(peer).ok_or(GroupError::UnknownSender)?;
-                seal(&**key, &nonce, &aad, &mut ct, tag_len)?;
+                seal_append(&**key, tag_len, &nonce, &aad, &mut ct)?;
                 Ok(ct)
             }
             None => {
-                seal(&*sender.key, &nonce, &aad, &mut ct, tag_len)?;
+                seal_append(&*sender.key, tag_len, &nonce, &aad, &mut ct)?;
                 let mut scratch = Vec::new();
                 let mut tbs = Vec::with_capacity(ct.len() + 96);
                 to_be_signed(
@@ -792,7 +760,8 @@ impl Group {
         let nonce = self.nonce(epoch, nonce_id, nonce_piv)?;
         if pairwise {
             let key = recipient.pairwise.as_ref().ok_or(GroupError::PairwiseUnsupported)?;
-            return open(&**key, &nonce, &aad, &msg.payload, tag_len);
+            return open_appended(&**key, tag_len, &nonce, &aad, &msg.payload)
+                .map_err(|_| CoreError::DecryptionFailed.into());
         }
         let sig_len = self.algs.sig.signature_len();
         let split = msg.payload.len().checked_sub(sig_len).ok_or(CoreError::DecryptionFailed)?;
@@ -800,7 +769,11 @@ impl Group {
         let (plaintext, full_ct) = if optimized_request {
             open_without_tag(&*recipient.key, &nonce, &aad, body, tag_len)?
         } else {
-            (open(&*recipient.key, &nonce, &aad, body, tag_len)?, body.to_vec())
+            (
+                open_appended(&*recipient.key, tag_len, &nonce, &aad, body)
+                    .map_err(|_| CoreError::DecryptionFailed)?,
+                body.to_vec(),
+            )
         };
         let mut scratch = Vec::new();
         let mut tbs = Vec::with_capacity(full_ct.len() + 96);
