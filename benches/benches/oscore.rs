@@ -29,12 +29,14 @@
 
 use benches::fixtures::{
     AEADS, FIRST_SSN, GROUP_PAYLOAD, GroupFixture, KeyUpdateFixture, NOW, PairwiseFixture, Provider, RawAead,
-    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, providers, request, request_binding, response,
+    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, providers, request, request_binding,
+    request_bytes, response, response_bytes,
 };
 use benches::ops;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use oscore_core::ResponsePiv;
 use oscore_core::crypto::AlgorithmId;
+use oscore_core::protect::PROTECT_OVERHEAD;
 use oscore_group::RequestMode;
 
 fn suite(c: &mut Criterion) {
@@ -127,6 +129,8 @@ fn messages(c: &mut Criterion, p: Provider, aead: AlgorithmId, name: &str) {
             );
         });
 
+        bytes_api(&mut g, p, aead, size);
+
         let mut raw = RawAead::for_request(p, aead, size);
         g.bench_function(BenchmarkId::new("raw_seal_request", size), |b| {
             b.iter(|| ops::msg::raw_seal_request(&mut raw));
@@ -146,6 +150,121 @@ fn messages(c: &mut Criterion, p: Provider, aead: AlgorithmId, name: &str) {
         });
     }
     g.finish();
+}
+
+/// The same operations through the byte-level API: CoAP-over-UDP bytes in,
+/// bytes appended to a reused buffer out, verification in place.
+fn bytes_api(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    p: Provider,
+    aead: AlgorithmId,
+    size: usize,
+) {
+    let (req, resp) = (request_bytes(size), response_bytes(size));
+    let mut out = Vec::with_capacity(req.len().max(resp.len()) + PROTECT_OVERHEAD);
+    let mut wire = Vec::with_capacity(out.capacity());
+
+    let (mut client, _) = pair(p, aead);
+    g.bench_function(BenchmarkId::new("protect_request_bytes", size), |b| {
+        b.iter(|| ops::msg::protect_request_bytes(&mut client, &req, &mut out));
+    });
+
+    let (mut client, mut server) = pair(p, aead);
+    g.bench_function(BenchmarkId::new("verify_request_bytes", size), |b| {
+        b.iter_batched_ref(
+            || {
+                let mut protected = Vec::with_capacity(req.len() + PROTECT_OVERHEAD);
+                client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
+                protected
+            },
+            |protected| ops::msg::verify_request_bytes(&mut server, protected, &mut out),
+            BatchSize::SmallInput,
+        );
+    });
+
+    let (mut client, mut server) = pair(p, aead);
+    g.bench_function(BenchmarkId::new("protect_verify_request_bytes", size), |b| {
+        b.iter(|| {
+            ops::msg::protect_verify_request_bytes(&mut client, &mut server, &req, &mut wire, &mut out)
+        });
+    });
+
+    let (_, mut server) = pair(p, aead);
+    let mut seq = FIRST_SSN;
+    g.bench_function(BenchmarkId::new("protect_response_bytes", size), |b| {
+        b.iter_batched_ref(
+            || {
+                seq += 1;
+                request_binding(seq)
+            },
+            |binding| ops::msg::protect_response_bytes(&mut server, &resp, binding, &mut out),
+            BatchSize::SmallInput,
+        );
+    });
+
+    let (mut client, mut server) = pair(p, aead);
+    let mut seq = FIRST_SSN;
+    g.bench_function(BenchmarkId::new("verify_response_bytes", size), |b| {
+        b.iter_batched_ref(
+            || {
+                seq += 1;
+                let mut protected = Vec::with_capacity(resp.len() + PROTECT_OVERHEAD);
+                server
+                    .protect_response_bytes(
+                        &resp,
+                        &mut request_binding(seq),
+                        ResponsePiv::Auto,
+                        &mut protected,
+                        NOW,
+                    )
+                    .expect("response protects");
+                (protected, request_binding(seq))
+            },
+            |(protected, binding)| ops::msg::verify_response_bytes(&mut client, protected, binding, &mut out),
+            BatchSize::SmallInput,
+        );
+    });
+
+    let (mut client, mut server) = pair(p, aead);
+    g.bench_function(BenchmarkId::new("verify_request_in_place", size), |b| {
+        b.iter_batched_ref(
+            || {
+                let mut protected = Vec::with_capacity(req.len() + PROTECT_OVERHEAD);
+                client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
+                protected
+            },
+            |protected| ops::msg::verify_request_in_place(&mut server, protected),
+            BatchSize::SmallInput,
+        );
+    });
+
+    let (mut client, mut server) = pair(p, aead);
+    g.bench_function(BenchmarkId::new("protect_verify_request_in_place", size), |b| {
+        b.iter(|| ops::msg::protect_verify_request_in_place(&mut client, &mut server, &req, &mut wire));
+    });
+
+    let (mut client, mut server) = pair(p, aead);
+    let mut seq = FIRST_SSN;
+    g.bench_function(BenchmarkId::new("verify_response_in_place", size), |b| {
+        b.iter_batched_ref(
+            || {
+                seq += 1;
+                let mut protected = Vec::with_capacity(resp.len() + PROTECT_OVERHEAD);
+                server
+                    .protect_response_bytes(
+                        &resp,
+                        &mut request_binding(seq),
+                        ResponsePiv::Auto,
+                        &mut protected,
+                        NOW,
+                    )
+                    .expect("response protects");
+                (protected, request_binding(seq))
+            },
+            |(protected, binding)| ops::msg::verify_response_in_place(&mut client, protected, binding),
+            BatchSize::SmallInput,
+        );
+    });
 }
 
 fn group(c: &mut Criterion, p: Provider, alg: AlgorithmId, name: &str) {

@@ -17,6 +17,7 @@ use oscore_core::crypto::{
     Aead, AeadKey, AlgorithmId, CryptoError, CryptoProvider, CurveId, Hkdf, KeyAgreement, SigningKey,
     VerifyingKey,
 };
+use oscore_core::message::to_bytes;
 use oscore_core::option::{MAX_PARTIAL_IV_LEN, OscoreOptionView, encode_partial_iv};
 use oscore_core::protect::{prepare_request, prepare_response};
 use oscore_core::store::{MemoryStore, PersistedState};
@@ -225,6 +226,16 @@ pub fn response(payload_len: usize) -> Packet {
     p.set_token(vec![0x00, 0x00, 0x39, 0x74]);
     p.payload = vec![PAYLOAD_BYTE; payload_len];
     p
+}
+
+/// [`request`] as CoAP-over-UDP bytes.
+pub fn request_bytes(payload_len: usize) -> Vec<u8> {
+    to_bytes(&request(payload_len)).expect("request serialises")
+}
+
+/// [`response`] as CoAP-over-UDP bytes.
+pub fn response_bytes(payload_len: usize) -> Vec<u8> {
+    to_bytes(&response(payload_len)).expect("response serialises")
 }
 
 /// The OSCORE plaintext length of [`request`] (code, Inner options, payload

@@ -12,9 +12,11 @@ use oscore_core::{RequestBinding, ResponsePiv};
 
 use crate::fixtures::{
     AEADS, FIRST_SSN, GROUP_PAYLOAD, GroupFixture, KeyUpdateFixture, NOW, PairwiseFixture, Provider, RawAead,
-    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, providers, request, request_binding, response,
+    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, providers, request, request_binding,
+    request_bytes, response, response_bytes,
 };
 use crate::ops;
+use oscore_core::protect::PROTECT_OVERHEAD;
 
 /// What a configuration measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +108,14 @@ impl Config {
                 "protect_verify_request",
                 "protect_response",
                 "verify_response",
+                "protect_request_bytes",
+                "verify_request_bytes",
+                "protect_verify_request_bytes",
+                "protect_response_bytes",
+                "verify_response_bytes",
+                "verify_request_in_place",
+                "protect_verify_request_in_place",
+                "verify_response_in_place",
                 "raw_seal_request",
                 "raw_open_request",
                 "raw_seal_open_request",
@@ -189,6 +199,87 @@ fn run_msg(p: Provider, aead: AlgorithmId, size: usize, n: usize, probe: &mut dy
         .collect();
     probe.measure("verify_response", n, &mut || {
         answered.iter_mut().for_each(|(p, b)| verify_response(&mut client, p, b));
+    });
+    drop(answered);
+
+    let (req, resp) = (request_bytes(size), response_bytes(size));
+    let mut out = Vec::with_capacity(req.len().max(resp.len()) + PROTECT_OVERHEAD);
+    let mut wire = Vec::with_capacity(out.capacity());
+    probe.measure("protect_request_bytes", n, &mut || {
+        (0..n).for_each(|_| protect_request_bytes(&mut client, &req, &mut out));
+    });
+    let mut fresh: Vec<Vec<u8>> = (0..n)
+        .map(|_| {
+            let mut protected = Vec::new();
+            client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
+            protected
+        })
+        .collect();
+    probe.measure("verify_request_bytes", n, &mut || {
+        fresh.iter_mut().for_each(|p| verify_request_bytes(&mut server, p, &mut out));
+    });
+    drop(fresh);
+    probe.measure("protect_verify_request_bytes", n, &mut || {
+        (0..n)
+            .for_each(|_| protect_verify_request_bytes(&mut client, &mut server, &req, &mut wire, &mut out));
+    });
+    let mut bindings: Vec<RequestBinding> =
+        (0..n as u64).map(|i| request_binding(FIRST_SSN + n as u64 + i)).collect();
+    probe.measure("protect_response_bytes", n, &mut || {
+        bindings.iter_mut().for_each(|b| protect_response_bytes(&mut server, &resp, b, &mut out));
+    });
+    let mut answered: Vec<(Vec<u8>, RequestBinding)> = (0..n as u64)
+        .map(|i| {
+            let seq = FIRST_SSN + 2 * n as u64 + i;
+            let mut protected = Vec::new();
+            server
+                .protect_response_bytes(
+                    &resp,
+                    &mut request_binding(seq),
+                    ResponsePiv::Auto,
+                    &mut protected,
+                    NOW,
+                )
+                .expect("response protects");
+            (protected, request_binding(seq))
+        })
+        .collect();
+    probe.measure("verify_response_bytes", n, &mut || {
+        answered.iter_mut().for_each(|(p, b)| verify_response_bytes(&mut client, p, b, &mut out));
+    });
+
+    let mut fresh: Vec<Vec<u8>> = (0..n)
+        .map(|_| {
+            let mut protected = Vec::new();
+            client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
+            protected
+        })
+        .collect();
+    probe.measure("verify_request_in_place", n, &mut || {
+        fresh.iter_mut().for_each(|p| verify_request_in_place(&mut server, p));
+    });
+    drop(fresh);
+    probe.measure("protect_verify_request_in_place", n, &mut || {
+        (0..n).for_each(|_| protect_verify_request_in_place(&mut client, &mut server, &req, &mut wire));
+    });
+    let mut answered: Vec<(Vec<u8>, RequestBinding)> = (0..n as u64)
+        .map(|i| {
+            let seq = FIRST_SSN + 3 * n as u64 + i;
+            let mut protected = Vec::new();
+            server
+                .protect_response_bytes(
+                    &resp,
+                    &mut request_binding(seq),
+                    ResponsePiv::Auto,
+                    &mut protected,
+                    NOW,
+                )
+                .expect("response protects");
+            (protected, request_binding(seq))
+        })
+        .collect();
+    probe.measure("verify_response_in_place", n, &mut || {
+        answered.iter_mut().for_each(|(p, b)| verify_response_in_place(&mut client, p, b));
     });
 
     let mut raw = RawAead::for_request(p, aead, size);

@@ -87,30 +87,109 @@ impl StackAad {
     /// Encodes the `Enc_structure` over the `external_aad` of `aad`, or
     /// `None` if it does not fit in [`MAX_STACK_AAD`] bytes (then use
     /// [`encode_aad`]).
-    // ref: RFC 8613 §5.4, RFC 8152 §5.3
+    ///
+    /// This is the per-message hot path, so the seven CBOR items are written
+    /// directly (about 100 instructions, where minicbor's encoder on a
+    /// cursor took about 950 per message); the tests check the bytes against
+    /// [`encode_aad`], which uses minicbor.
+    // ref: RFC 8613 §5.4, RFC 8152 §5.3, RFC 8949 §3.1 (head = major type ‖ argument)
     pub fn encode(aad: &ExternalAad<'_>) -> Option<Self> {
-        let mut inner = [0u8; MAX_STACK_AAD];
-        let mut c = minicbor::encode::write::Cursor::new(&mut inner[..]);
-        Encoder::new(&mut c)
-            .array(5)
-            .and_then(|e| e.u8(OSCORE_VERSION))
-            .and_then(|e| e.array(1))
-            .and_then(|e| e.i32(aad.alg_aead.0))
-            .and_then(|e| e.bytes(aad.request_kid))
-            .and_then(|e| e.bytes(aad.request_piv))
-            .and_then(|e| e.bytes(aad.options))
-            .ok()?;
-        let inner_len = c.position();
-        let mut out = Self { bytes: [0u8; MAX_STACK_AAD], len: 0 };
-        let mut c = minicbor::encode::write::Cursor::new(&mut out.bytes[..]);
-        Encoder::new(&mut c)
-            .array(3)
-            .and_then(|e| e.str("Encrypt0"))
-            .and_then(|e| e.bytes(&[]))
-            .and_then(|e| e.bytes(inner.get(..inner_len).unwrap_or(&[])))
-            .ok()?;
-        out.len = c.position();
-        Some(out)
+        // The length of `external_aad`, for the head of the bstr that wraps
+        // it, so that both are written in one pass into one buffer.
+        let bstr_len = |data: &[u8]| head_len(data.len() as u64) + data.len();
+        let alg_len = head_len(int_argument(aad.alg_aead.0));
+        let inner_len =
+            3 + alg_len + bstr_len(aad.request_kid) + bstr_len(aad.request_piv) + bstr_len(aad.options);
+        let mut out = CborWriter { bytes: [0; MAX_STACK_AAD], len: 0 };
+        out.head(MAJOR_ARRAY, 3)?;
+        out.head(MAJOR_TEXT, ENCRYPT0.len() as u64)?;
+        out.raw(ENCRYPT0)?;
+        out.bstr(&[])?;
+        out.head(MAJOR_BYTES, inner_len as u64)?;
+        out.head(MAJOR_ARRAY, 5)?;
+        out.head(MAJOR_UNSIGNED, u64::from(OSCORE_VERSION))?;
+        out.head(MAJOR_ARRAY, 1)?;
+        out.int(aad.alg_aead.0)?;
+        out.bstr(aad.request_kid)?;
+        out.bstr(aad.request_piv)?;
+        out.bstr(aad.options)?;
+        Some(Self { bytes: out.bytes, len: out.len })
+    }
+}
+
+/// The head argument of an integer: `n` for n ≥ 0, `-1 - n` below.
+// ref: RFC 8949 §3.1 (major types 0 and 1)
+fn int_argument(value: i32) -> u64 {
+    if value < 0 { u64::from(!value as u32) } else { u64::from(value as u32) }
+}
+
+/// The length of the shortest CBOR head with argument `value` (RFC 8949 §3).
+fn head_len(value: u64) -> usize {
+    match value {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+const MAJOR_UNSIGNED: u8 = 0;
+const MAJOR_NEGATIVE: u8 = 1;
+const MAJOR_BYTES: u8 = 2;
+const MAJOR_TEXT: u8 = 3;
+const MAJOR_ARRAY: u8 = 4;
+
+/// The COSE context string of a COSE_Encrypt0 object.
+// ref: RFC 8152 §5.3
+const ENCRYPT0: &[u8] = b"Encrypt0";
+
+/// A bounded CBOR writer on the stack for [`StackAad`].
+struct CborWriter {
+    bytes: [u8; MAX_STACK_AAD],
+    len: usize,
+}
+
+impl CborWriter {
+    #[inline]
+    fn raw(&mut self, data: &[u8]) -> Option<()> {
+        let end = self.len.checked_add(data.len())?;
+        self.bytes.get_mut(self.len..end)?.copy_from_slice(data);
+        self.len = end;
+        Some(())
+    }
+
+    /// The shortest head for `major` and argument `value` (RFC 8949 §4.2.1).
+    #[allow(clippy::cast_possible_truncation)] // each arm's range fits its width
+    #[inline]
+    fn head(&mut self, major: u8, value: u64) -> Option<()> {
+        let m = major << 5;
+        match value {
+            0..=23 => self.raw(&[m | value as u8]),
+            24..=0xff => self.raw(&[m | 24, value as u8]),
+            0x100..=0xffff => {
+                self.raw(&[m | 25])?;
+                self.raw(&(value as u16).to_be_bytes())
+            }
+            0x1_0000..=0xffff_ffff => {
+                self.raw(&[m | 26])?;
+                self.raw(&(value as u32).to_be_bytes())
+            }
+            _ => {
+                self.raw(&[m | 27])?;
+                self.raw(&value.to_be_bytes())
+            }
+        }
+    }
+
+    fn int(&mut self, value: i32) -> Option<()> {
+        let major = if value < 0 { MAJOR_NEGATIVE } else { MAJOR_UNSIGNED };
+        self.head(major, int_argument(value))
+    }
+
+    fn bstr(&mut self, data: &[u8]) -> Option<()> {
+        self.head(MAJOR_BYTES, u64::try_from(data.len()).ok()?)?;
+        self.raw(data)
     }
 }
 
@@ -128,10 +207,32 @@ mod tests {
 
     #[test]
     fn stack_aad_equals_heap_aad_and_refuses_what_does_not_fit() {
-        for kid_len in [0usize, 1, 7, 40, 60, 90] {
+        let algs = [
+            -65537,
+            -65536,
+            -257,
+            -256,
+            -25,
+            -24,
+            -1,
+            0,
+            1,
+            10,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            i32::MAX,
+            i32::MIN,
+        ];
+        for (kid_len, alg) in
+            [0usize, 1, 7, 23, 24, 40, 60, 90].into_iter().flat_map(|k| algs.map(|a| (k, a)))
+        {
             let kid = alloc::vec![0xab; kid_len];
             let ext = ExternalAad {
-                alg_aead: AlgorithmId(-65536),
+                alg_aead: AlgorithmId(alg),
                 request_kid: &kid,
                 request_piv: &[1, 2, 3, 4, 5],
                 options: &[],

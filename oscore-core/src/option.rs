@@ -131,6 +131,86 @@ impl<'a> OscoreOptionView<'a> {
         Ok(out)
     }
 
+    /// The flag bytes of the encoded value (none for an empty value).
+    fn flags(&self) -> Result<([u8; 2], usize), Error> {
+        let piv = self.partial_iv.unwrap_or(&[]);
+        if self.partial_iv.is_some() && piv.is_empty() {
+            return Err(Error::InvalidInput("empty Partial IV"));
+        }
+        let n = u8::try_from(piv.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= MAX_PARTIAL_IV_LEN)
+            .ok_or(Error::InvalidInput("Partial IV longer than 5 bytes"))?;
+        for (field, what) in [
+            (self.kid_context, "kid context longer than 255 bytes"),
+            (self.id_detail, "id detail longer than 255 bytes"),
+        ] {
+            if field.is_some_and(|f| f.len() > 255) {
+                return Err(Error::InvalidInput(what));
+            }
+        }
+        let ext = self.extension_1 || self.id_detail.is_some();
+        let mut flags = n;
+        if self.kid.is_some() {
+            flags |= FLAG_K;
+        }
+        if self.kid_context.is_some() {
+            flags |= FLAG_H;
+        }
+        if self.pairwise {
+            flags |= FLAG_PAIRWISE;
+        }
+        if ext {
+            flags |= FLAG_EXTENSION_1;
+        }
+        Ok(match (flags, ext) {
+            (0, _) => ([0, 0], 0),
+            (f, false) => ([f, 0], 1),
+            (f, true) => ([f, if self.id_detail.is_some() { FLAG2_D } else { 0 }], 2),
+        })
+    }
+
+    /// The length of the encoded value.
+    ///
+    /// # Errors
+    /// As [`encode_into`](Self::encode_into).
+    pub fn encoded_len(&self) -> Result<usize, Error> {
+        let (_, flag_len) = self.flags()?;
+        if flag_len == 0 {
+            return Ok(0);
+        }
+        Ok(flag_len
+            + self.partial_iv.map_or(0, <[u8]>::len)
+            + self.kid_context.map_or(0, |c| 1 + c.len())
+            + self.id_detail.map_or(0, |d| 1 + d.len())
+            + self.kid.map_or(0, <[u8]>::len))
+    }
+
+    /// Encodes the option value, appending to `out`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when a field cannot be represented (Partial IV
+    /// empty or longer than 5 bytes, kid context or id detail over 255 bytes).
+    // ref: RFC 8613 §6.1 Figure 10; key-limits-01 §3.1 (Extension-1 byte, 'd', id detail after kid context)
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), Error> {
+        let (flags, flag_len) = self.flags()?;
+        if flag_len == 0 {
+            return Ok(());
+        }
+        out.extend_from_slice(flags.get(..flag_len).unwrap_or(&[]));
+        out.extend_from_slice(self.partial_iv.unwrap_or(&[]));
+        if let Some(ctx) = self.kid_context {
+            push_length_prefixed(out, ctx);
+        }
+        if let Some(detail) = self.id_detail {
+            push_length_prefixed(out, detail);
+        }
+        if let Some(kid) = self.kid {
+            out.extend_from_slice(kid);
+        }
+        Ok(())
+    }
+
     /// An owned copy.
     pub fn to_owned(&self) -> OscoreOption {
         OscoreOption {
@@ -156,49 +236,21 @@ impl OscoreOption {
     /// Encodes the option value, appending to `out`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when a field cannot be represented (Partial IV
-    /// empty or longer than 5 bytes, kid context or id detail over 255 bytes).
+    /// As [`OscoreOptionView::encode_into`].
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), Error> {
-        let piv = self.partial_iv.as_deref().unwrap_or(&[]);
-        if self.partial_iv.is_some() && piv.is_empty() {
-            return Err(Error::InvalidInput("empty Partial IV"));
+        self.as_view().encode_into(out)
+    }
+
+    /// The borrowed form.
+    pub fn as_view(&self) -> OscoreOptionView<'_> {
+        OscoreOptionView {
+            partial_iv: self.partial_iv.as_deref(),
+            kid_context: self.kid_context.as_deref(),
+            kid: self.kid.as_deref(),
+            pairwise: self.pairwise,
+            id_detail: self.id_detail.as_deref(),
+            extension_1: self.extension_1,
         }
-        let n = u8::try_from(piv.len())
-            .ok()
-            .filter(|&n| usize::from(n) <= MAX_PARTIAL_IV_LEN)
-            .ok_or(Error::InvalidInput("Partial IV longer than 5 bytes"))?;
-        let ext = self.extension_1 || self.id_detail.is_some();
-        let mut flags = n;
-        if self.kid.is_some() {
-            flags |= FLAG_K;
-        }
-        if self.kid_context.is_some() {
-            flags |= FLAG_H;
-        }
-        if self.pairwise {
-            flags |= FLAG_PAIRWISE;
-        }
-        if ext {
-            flags |= FLAG_EXTENSION_1;
-        }
-        if flags == 0 {
-            return Ok(());
-        }
-        out.push(flags);
-        if ext {
-            out.push(if self.id_detail.is_some() { FLAG2_D } else { 0 });
-        }
-        out.extend_from_slice(piv);
-        if let Some(ctx) = &self.kid_context {
-            push_length_prefixed(out, ctx, "kid context longer than 255 bytes")?;
-        }
-        if let Some(detail) = &self.id_detail {
-            push_length_prefixed(out, detail, "id detail longer than 255 bytes")?;
-        }
-        if let Some(kid) = &self.kid {
-            out.extend_from_slice(kid);
-        }
-        Ok(())
     }
 
     /// Encodes the option value into a new vector.
@@ -217,11 +269,10 @@ fn take_length_prefixed<'a>(buf: &'a [u8], what: &'static str) -> Result<(&'a [u
     rest.split_at_checked(usize::from(len)).ok_or(Error::MalformedOption(what))
 }
 
-fn push_length_prefixed(out: &mut Vec<u8>, field: &[u8], what: &'static str) -> Result<(), Error> {
-    let len = u8::try_from(field.len()).map_err(|_| Error::InvalidInput(what))?;
-    out.push(len);
+/// Appends a field whose length (≤ 255, checked by the caller) fits one byte.
+fn push_length_prefixed(out: &mut Vec<u8>, field: &[u8]) {
+    out.push(u8::try_from(field.len()).unwrap_or(u8::MAX));
     out.extend_from_slice(field);
-    Ok(())
 }
 
 /// Encodes a sequence number as a Partial IV: big-endian, minimal length,
