@@ -211,3 +211,93 @@ fn request_nonce_is_used_for_one_response_only() {
     let opt = OscoreOption::decode(second.get_first_option(coap_lite::CoapOption::Oscore).unwrap()).unwrap();
     assert!(opt.partial_iv.is_some(), "the second response must carry its own Partial IV");
 }
+
+/// The byte-level API gives the same bytes as Appendix C, both ways, and
+/// verification in place reads the original request without copying.
+#[test]
+fn c4_c5_c6_requests_through_the_byte_and_in_place_apis() {
+    let vectors = load("rfc8613_appendix_c.json");
+    let mut n = 0;
+    for m in
+        vectors["message_protection"].as_array().unwrap().iter().filter(|m| m["message_type"] == "request")
+    {
+        let section = m["section"].as_str().unwrap();
+        let from = m["security_context_from"].as_str().unwrap();
+        let ssn = m["sender_context"]["sender_sequence_number"].as_u64().unwrap();
+        let unprotected = hex(&m["unprotected_coap_message"]);
+        let protected = hex(&m["protected_coap_message"]);
+
+        let mut client = context_at(from, ssn);
+        // Appends after what the buffer already holds.
+        let mut out = b"prefix".to_vec();
+        let binding = client.protect_request_bytes(&unprotected, &mut out, 0).unwrap();
+        assert_eq!(hex::encode(&out[6..]), hex::encode(&protected), "{section} protect_request_bytes");
+        assert_eq!(binding.partial_iv(), hex(&m["derived"]["partial_iv"]));
+
+        let mut server = context_at(&peer_section(from), 0);
+        let mut received = protected.clone();
+        let mut out = Vec::new();
+        let server_binding = server.verify_request_bytes(&mut received, &mut out, 0).unwrap();
+        assert_eq!(hex::encode(&out), hex::encode(&unprotected), "{section} verify_request_bytes");
+        assert_eq!(server_binding.kid(), binding.kid());
+        assert!(received.iter().all(|&b| b == 0), "{section}: the receive buffer is wiped");
+
+        let mut server = context_at(&peer_section(from), 0);
+        let mut received = protected.clone();
+        let (message, _) = server.verify_request_in_place(&mut received, 0).unwrap();
+        let original = parse_udp(&unprotected).unwrap();
+        assert_eq!(message.code(), u8::from(original.header.code));
+        assert_eq!(message.token(), original.get_token());
+        assert_eq!(message.message_id(), original.header.message_id);
+        assert_eq!(message.payload(), original.payload.as_slice());
+        let options: Vec<(u16, Vec<u8>)> = message.options().map(|(n, v)| (n, v.to_vec())).collect();
+        let expected: Vec<(u16, Vec<u8>)> =
+            original.options().flat_map(|(&n, vs)| vs.iter().map(move |v| (n, v.clone()))).collect();
+        assert_eq!(options, expected, "{section} options in place");
+        let mut written = Vec::new();
+        message.write_to(&mut written).unwrap();
+        assert_eq!(hex::encode(&written), hex::encode(&unprotected), "{section} write_to");
+        n += 1;
+    }
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn c7_c8_responses_through_the_byte_and_in_place_apis() {
+    let vectors = load("rfc8613_appendix_c.json");
+    for section in ["C.7", "C.8"] {
+        let m = vectors["message_protection"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["section"] == section)
+            .unwrap();
+        let unprotected = hex(&m["unprotected_coap_message"]);
+        let protected = hex(&m["protected_coap_message"]);
+        let mode = if m["derived"]["partial_iv"].is_null() { ResponsePiv::Auto } else { ResponsePiv::Own };
+
+        let (mut client, mut client_binding, mut server, mut server_binding) = c4_bindings();
+        let mut out = Vec::new();
+        server.protect_response_bytes(&unprotected, &mut server_binding, mode, &mut out, 0).unwrap();
+        assert_eq!(hex::encode(&out), hex::encode(&protected), "{section} protect_response_bytes");
+
+        let mut received = protected.clone();
+        let mut out = Vec::new();
+        client.verify_response_bytes(&mut received, &mut client_binding, &mut out, 0).unwrap();
+        assert_eq!(hex::encode(&out), hex::encode(&unprotected), "{section} verify_response_bytes");
+        // A second response to the same (non-Observe) request is refused, and
+        // nothing is appended.
+        let mut received = protected.clone();
+        let before = out.len();
+        assert!(client.verify_response_bytes(&mut received, &mut client_binding, &mut out, 0).is_err());
+        assert_eq!(out.len(), before);
+
+        let (mut client, mut client_binding, _, _) = c4_bindings();
+        let mut received = protected.clone();
+        let message = client.verify_response_in_place(&mut received, &mut client_binding, 0).unwrap();
+        let mut written = Vec::new();
+        message.write_to(&mut written).unwrap();
+        assert_eq!(hex::encode(&written), hex::encode(&unprotected), "{section} in place");
+        assert!(client_binding.is_completed());
+    }
+}

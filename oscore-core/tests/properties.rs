@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use crypto_backends::RUSTCRYPTO;
 use oscore_core::crypto::AlgorithmId;
-use oscore_core::message::{parse_udp, to_bytes};
+use oscore_core::message::{MessageView, parse_udp, to_bytes};
 use oscore_core::option::OscoreOption;
+use oscore_core::protect::restore_request;
 use oscore_core::replay::{ReplayOutcome, ReplayWindow};
 use oscore_core::{ContextParams, Error, ResponsePiv, SecurityContext};
 use proptest::prelude::*;
@@ -235,6 +236,129 @@ proptest! {
             // or to an equivalent message.
             let again = parse_udp(&to_bytes(&p).unwrap()).unwrap();
             prop_assert_eq!(again, p);
+        }
+    }
+
+    /// The byte-level API: protect to bytes, verify to bytes and in place;
+    /// every path gives back the original message's bytes.
+    #[test]
+    fn byte_api_round_trip(
+        alg in proptest::sample::select(AEADS.to_vec()),
+        id_context in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
+        request in packet_strategy(request_codes()),
+        response in packet_strategy(response_codes()),
+        own_piv in any::<bool>(),
+    ) {
+        let (mut client, mut server) = pair(alg, b"secret", id_context.as_deref());
+        let request = to_bytes(&request).unwrap();
+        let response = to_bytes(&response).unwrap();
+        let mut wire = Vec::new();
+        let mut cb = client.protect_request_bytes(&request, &mut wire, 0).unwrap();
+        // The Packet API protects to the same bytes (it is a layer over this one).
+        let mut twin = pair(alg, b"secret", id_context.as_deref()).0;
+        let (packet, _) = twin.protect_request(&parse_udp(&request).unwrap(), 0).unwrap();
+        prop_assert_eq!(&to_bytes(&packet).unwrap(), &wire);
+
+        let mut in_place = wire.clone();
+        let (message, mut sb) = server.verify_request_in_place(&mut in_place, 0).unwrap();
+        let mut restored = Vec::new();
+        message.write_to(&mut restored).unwrap();
+        prop_assert_eq!(&restored, &request);
+        // The same message again is a replay, whichever API sees it.
+        let mut again = wire.clone();
+        let mut out = Vec::new();
+        prop_assert!(matches!(server.verify_request_bytes(&mut again, &mut out, 0), Err(Error::Replay(_))));
+        prop_assert!(out.is_empty());
+
+        let mode = if own_piv { ResponsePiv::Own } else { ResponsePiv::Auto };
+        let mut wire = Vec::new();
+        server.protect_response_bytes(&response, &mut sb, mode, &mut wire, 0).unwrap();
+        let mut out = Vec::new();
+        client.verify_response_bytes(&mut wire, &mut cb, &mut out, 0).unwrap();
+        prop_assert_eq!(&out, &response);
+    }
+
+    /// Verification of arbitrary bytes never panics; whatever fails appends
+    /// nothing and moves no state (a failed decryption only counts).
+    #[test]
+    fn byte_api_verify_of_garbage_changes_nothing(
+        bytes in proptest::collection::vec(any::<u8>(), 0..120),
+        as_request in any::<bool>(),
+    ) {
+        let (mut client, mut server) = pair(AlgorithmId::AES_CCM_16_64_128, b"secret", None);
+        let mut req = Packet::new();
+        req.header.code = MessageClass::from(1);
+        let (_, mut binding) = client.protect_request(&req, 0).unwrap();
+        let mut input = bytes.clone();
+        let mut out = b"kept".to_vec();
+        let (window, count_v) = (server.recipient().replay_window().clone(), server.recipient().count_v());
+        let result = if as_request {
+            server.verify_request_bytes(&mut input, &mut out, 0).map(|_| ())
+        } else {
+            client.verify_response_bytes(&mut input, &mut binding, &mut out, 0)
+        };
+        prop_assert!(result.is_err());
+        prop_assert_eq!(&out, b"kept");
+        prop_assert_eq!(server.recipient().replay_window(), &window);
+        prop_assert!(server.recipient().count_v() <= count_v + 1);
+        // The client's binding still accepts its real response.
+        prop_assert!(!binding.is_completed());
+    }
+
+    /// A flipped bit in the ciphertext of a protected request is refused by
+    /// the byte API with nothing appended and no state moved.
+    #[test]
+    fn byte_api_ciphertext_bit_flip_rejected(
+        alg in proptest::sample::select(AEADS.to_vec()),
+        request in packet_strategy(request_codes()),
+        target in any::<prop::sample::Index>(),
+    ) {
+        let (mut client, mut server) = pair(alg, b"secret", None);
+        let mut wire = Vec::new();
+        client.protect_request_bytes(&to_bytes(&request).unwrap(), &mut wire, 0).unwrap();
+        let ciphertext_len = MessageView::parse(&wire).unwrap().payload().len();
+        let bit = target.index(ciphertext_len * 8);
+        let mut tampered = wire.clone();
+        let at = wire.len() - ciphertext_len + bit / 8;
+        tampered[at] ^= 1 << (bit % 8);
+        let window = server.recipient().replay_window().clone();
+        let mut out = Vec::new();
+        prop_assert!(matches!(server.verify_request_bytes(&mut tampered, &mut out, 0), Err(Error::DecryptionFailed)));
+        prop_assert!(out.is_empty());
+        prop_assert_eq!(server.recipient().replay_window(), &window);
+        prop_assert!(server.verify_request_bytes(&mut wire, &mut out, 0).is_ok());
+    }
+
+    /// The strict byte-level parser and parse_udp agree, and the view shows
+    /// what coap-lite parsed.
+    #[test]
+    fn message_view_agrees_with_parse_udp(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+        let view = MessageView::parse(&bytes);
+        let packet = parse_udp(&bytes);
+        prop_assert_eq!(view.is_ok(), packet.is_ok());
+        if let (Ok(view), Ok(packet)) = (view, packet) {
+            prop_assert_eq!(view.code(), u8::from(packet.header.code));
+            prop_assert_eq!(view.token(), packet.get_token());
+            prop_assert_eq!(view.message_id(), packet.header.message_id);
+            prop_assert_eq!(view.payload(), packet.payload.as_slice());
+            let ours: Vec<(u16, Vec<u8>)> = view.options().map(|(n, v)| (n, v.to_vec())).collect();
+            let theirs: Vec<(u16, Vec<u8>)> =
+                packet.options().flat_map(|(&n, vs)| vs.iter().map(move |v| (n, v.clone()))).collect();
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    /// Restoring from an arbitrary plaintext never panics; what is accepted
+    /// has a request code and no Inner OSCORE option.
+    #[test]
+    fn restore_from_arbitrary_plaintext(plaintext in proptest::collection::vec(any::<u8>(), 0..60)) {
+        let (mut client, _) = pair(AlgorithmId::AES_CCM_16_64_128, b"secret", None);
+        let mut req = Packet::new();
+        req.header.code = MessageClass::from(1);
+        let (protected, _) = client.protect_request(&req, 0).unwrap();
+        if let Ok(restored) = restore_request(&protected, &plaintext) {
+            prop_assert!(matches!(restored.message.header.code, MessageClass::Request(_)) || plaintext[0] < 32);
+            prop_assert!(restored.message.get_option(CoapOption::Oscore).is_none());
         }
     }
 }
