@@ -151,6 +151,11 @@ pub fn encode_option(prev: u16, number: u16, value: &[u8], out: &mut Vec<u8>) ->
 #[inline]
 pub fn encode_option_header(prev: u16, number: u16, len: usize, out: &mut Vec<u8>) -> Result<(), Error> {
     let delta = number.checked_sub(prev).ok_or(Error::InvalidInput("options not in ascending order"))?;
+    if let (Ok(d @ 0..=12), Ok(l @ 0..=12)) = (u8::try_from(delta), u8::try_from(len)) {
+        // The common case: one byte, no extended fields.
+        out.push((d << 4) | l);
+        return Ok(());
+    }
     let len = u32::try_from(len).map_err(|_| Error::InvalidInput("option too long"))?;
     if len > 65535 + 269 {
         return Err(Error::InvalidInput("option too long"));
