@@ -101,14 +101,11 @@ impl StackAad {
         let inner_len =
             3 + alg_len + bstr_len(aad.request_kid) + bstr_len(aad.request_piv) + bstr_len(aad.options);
         let mut out = CborWriter { bytes: [0; MAX_STACK_AAD], len: 0 };
-        out.head(MAJOR_ARRAY, 3)?;
-        out.head(MAJOR_TEXT, ENCRYPT0.len() as u64)?;
-        out.raw(ENCRYPT0)?;
-        out.bstr(&[])?;
+        // [ "Encrypt0", h'', bstr .cbor external_aad ]
+        out.raw(&ENC_STRUCTURE_START)?;
         out.head(MAJOR_BYTES, inner_len as u64)?;
-        out.head(MAJOR_ARRAY, 5)?;
-        out.head(MAJOR_UNSIGNED, u64::from(OSCORE_VERSION))?;
-        out.head(MAJOR_ARRAY, 1)?;
+        // [ oscore_version, [ alg_aead ], ...
+        out.raw(&EXTERNAL_AAD_START)?;
         out.int(aad.alg_aead.0)?;
         out.bstr(aad.request_kid)?;
         out.bstr(aad.request_piv)?;
@@ -137,12 +134,16 @@ fn head_len(value: u64) -> usize {
 const MAJOR_UNSIGNED: u8 = 0;
 const MAJOR_NEGATIVE: u8 = 1;
 const MAJOR_BYTES: u8 = 2;
-const MAJOR_TEXT: u8 = 3;
-const MAJOR_ARRAY: u8 = 4;
 
-/// The COSE context string of a COSE_Encrypt0 object.
-// ref: RFC 8152 §5.3
-const ENCRYPT0: &[u8] = b"Encrypt0";
+/// `83 68 "Encrypt0" 40`: the array of three, the context string of a
+/// COSE_Encrypt0 object and the empty protected bucket.
+// ref: RFC 8152 §5.3, RFC 8613 §5.4
+const ENC_STRUCTURE_START: [u8; 11] = [0x83, 0x68, b'E', b'n', b'c', b'r', b'y', b'p', b't', b'0', 0x40];
+
+/// `85 01 81`: the array of five, `oscore_version` 1 and the array of one
+/// algorithm.
+// ref: RFC 8613 §5.4
+const EXTERNAL_AAD_START: [u8; 3] = [0x85, OSCORE_VERSION, 0x81];
 
 /// A bounded CBOR writer on the stack for [`StackAad`].
 struct CborWriter {

@@ -227,7 +227,22 @@ pub struct MessageView<'a> {
     token: &'a [u8],
     options: &'a [u8],
     payload: &'a [u8],
+    oscore: OscoreSeen,
 }
+
+/// The OSCORE option (number 9) as seen while parsing, so that receivers
+/// need not walk the options again to find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OscoreSeen {
+    Absent,
+    /// Start and end of its value in the option bytes.
+    Once(usize, usize),
+    Repeated,
+}
+
+/// The OSCORE option number.
+// ref: RFC 8613 §2
+const OSCORE_OPTION: u16 = 9;
 
 impl<'a> MessageView<'a> {
     /// Parses `bytes` without copying.
@@ -274,13 +289,21 @@ impl<'a> MessageView<'a> {
         let (token, after_token) =
             rest.split_at_checked(tkl).ok_or(Error::MalformedMessage("truncated token"))?;
         let mut options = Options::new(after_token);
+        let mut oscore = OscoreSeen::Absent;
         while let Some((n, v)) = options.next_option()? {
+            if n == OSCORE_OPTION {
+                let end = after_token.len() - options.remainder().len();
+                oscore = match oscore {
+                    OscoreSeen::Absent => OscoreSeen::Once(end - v.len(), end),
+                    _ => OscoreSeen::Repeated,
+                };
+            }
             f(n, v)?;
         }
         let payload = options.payload()?;
         let options_len = after_token.len() - options.remainder().len();
         let options = after_token.get(..options_len).unwrap_or(&[]);
-        Ok(Self { first, code, message_id: [mid0, mid1], token, options, payload })
+        Ok(Self { first, code, message_id: [mid0, mid1], token, options, payload, oscore })
     }
 
     /// Parses `bytes` like [`parse`](Self::parse) and hands out its payload
@@ -302,9 +325,9 @@ impl<'a> MessageView<'a> {
         bytes: &'a mut [u8],
         f: impl FnMut(u16, &[u8]) -> Result<(), Error>,
     ) -> Result<(Self, &'a mut [u8]), Error> {
-        let (token_len, options_len, payload_len) = {
+        let (token_len, options_len, payload_len, oscore) = {
             let view = MessageView::parse_with(bytes, f)?;
-            (view.token.len(), view.options.len(), view.payload.len())
+            (view.token.len(), view.options.len(), view.payload.len(), view.oscore)
         };
         let head_len = bytes.len() - payload_len;
         let (head, payload) = bytes.split_at_mut(head_len);
@@ -313,11 +336,26 @@ impl<'a> MessageView<'a> {
             [first, code, mid0, mid1, ref rest @ ..] => {
                 let token = rest.get(..token_len).unwrap_or(&[]);
                 let options = rest.get(token_len..token_len + options_len).unwrap_or(&[]);
-                Self { first, code, message_id: [mid0, mid1], token, options, payload: &[] }
+                Self { first, code, message_id: [mid0, mid1], token, options, payload: &[], oscore }
             }
             _ => return Err(Error::MalformedMessage("shorter than the 4-byte header")),
         };
         Ok((view, payload))
+    }
+
+    /// The value of the OSCORE option, found while parsing.
+    ///
+    /// # Errors
+    /// [`Error::MalformedOption`] when it is absent or repeated.
+    // ref: RFC 8613 §2 (the OSCORE option is not repeatable)
+    pub fn oscore_option(&self) -> Result<&'a [u8], Error> {
+        match self.oscore {
+            OscoreSeen::Once(start, end) => {
+                self.options.get(start..end).ok_or(Error::MalformedOption("no OSCORE option"))
+            }
+            OscoreSeen::Absent => Err(Error::MalformedOption("no OSCORE option")),
+            OscoreSeen::Repeated => Err(Error::MalformedOption("repeated OSCORE option")),
+        }
     }
 
     /// The Code.

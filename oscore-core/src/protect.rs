@@ -3,6 +3,27 @@
 //! The original message is split into an Outer part (the CoAP header, Class U
 //! options, the OSCORE option) and an Inner part (Code, Class E options,
 //! payload) that becomes the plaintext of a COSE_Encrypt0 object.
+//!
+//! The byte-level functions (`*_bytes`, `*_in_place`) are the
+//! implementation; the `coap_lite::Packet` functions are a layer over them.
+//!
+//! ```
+//! # fn main() -> Result<(), oscore_core::Error> {
+//! use oscore_core::{ContextParams, SecurityContext};
+//! use oscore_core::protect::PROTECT_OVERHEAD;
+//!
+//! let provider = &crypto_backends::RUSTCRYPTO;
+//! let mut client = SecurityContext::derive(provider, &ContextParams::new(&[1; 16], b"", b"\x01"))?;
+//! let mut server = SecurityContext::derive(provider, &ContextParams::new(&[1; 16], b"\x01", b""))?;
+//! // GET /hello, CON, MID 1, no token.
+//! let request = [0x40, 0x01, 0x00, 0x01, 0xb5, b'h', b'e', b'l', b'l', b'o'];
+//! let mut datagram = Vec::with_capacity(request.len() + PROTECT_OVERHEAD);
+//! let _binding = client.protect_request_bytes(&request, &mut datagram, 0)?;
+//! let (message, _binding) = server.verify_request_in_place(&mut datagram, 0)?;
+//! assert_eq!(message.code(), 0x01);
+//! assert_eq!(message.option(11), Some(&b"hello"[..]));
+//! # Ok(()) }
+//! ```
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -706,16 +727,7 @@ fn received_option<'a>(view: &MessageView<'a>, request: bool) -> Result<OscoreOp
     if !request && !is_response_code(view.code()) {
         return Err(Error::MalformedMessage("not a response"));
     }
-    let mut found = None;
-    for (n, v) in view.options().take_while(|&(n, _)| n <= number::OSCORE) {
-        if n == number::OSCORE {
-            if found.is_some() {
-                return Err(Error::MalformedOption("repeated OSCORE option"));
-            }
-            found = Some(v);
-        }
-    }
-    let option = OscoreOptionView::decode(found.ok_or(Error::MalformedOption("no OSCORE option"))?)?;
+    let option = OscoreOptionView::decode(view.oscore_option()?)?;
     if option.pairwise {
         // ref: groupcomm-08 §4.1: a recipient without group support discards it
         return Err(Error::MalformedOption("Pairwise Flag outside Group OSCORE"));
@@ -801,6 +813,54 @@ pub struct VerifiedMessage<'a> {
     notification_observe: Option<([u8; 3], usize)>,
 }
 
+/// The options of a [`VerifiedMessage`]: its Outer Class U options merged in
+/// number order with its Inner options (an Outer one first on equal numbers).
+#[derive(Debug, Clone)]
+pub struct RestoredOptions<'m> {
+    outer: Options<'m>,
+    inner: Options<'m>,
+    next_outer: Option<(u16, &'m [u8])>,
+    next_inner: Option<(u16, &'m [u8])>,
+    /// A notification's Observe value, replacing its empty Inner Observe.
+    observe: Option<&'m [u8]>,
+}
+
+/// The next Outer Class U option (the OSCORE option and Outer Class E
+/// options of a received message are discarded).
+fn next_class_u<'m>(options: &mut Options<'m>) -> Option<(u16, &'m [u8])> {
+    options.find(|&(n, _)| option_class(n) == OptionClass::Outer && n != number::OSCORE)
+}
+
+impl<'m> Iterator for RestoredOptions<'m> {
+    type Item = (u16, &'m [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.next_outer, self.next_inner) {
+            (Some(outer), Some(inner)) if inner.0 < outer.0 => {
+                self.next_inner = self.inner.next();
+                Some(self.restore_observe(inner))
+            }
+            (Some(outer), _) => {
+                self.next_outer = next_class_u(&mut self.outer);
+                Some(outer)
+            }
+            (None, Some(inner)) => {
+                self.next_inner = self.inner.next();
+                Some(self.restore_observe(inner))
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+impl<'m> RestoredOptions<'m> {
+    fn restore_observe(&self, (n, v): (u16, &'m [u8])) -> (u16, &'m [u8]) {
+        match self.observe {
+            Some(value) if n == number::OBSERVE => (n, value),
+            _ => (n, v),
+        }
+    }
+}
+
 impl core::fmt::Debug for VerifiedMessage<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("VerifiedMessage")
@@ -866,17 +926,16 @@ impl<'a> VerifiedMessage<'a> {
     }
 
     /// The options of the original message, in number order.
-    pub fn options(&self) -> impl Iterator<Item = (u16, &[u8])> + '_ {
-        let outer = self
-            .outer
-            .options()
-            .filter(|&(n, _)| option_class(n) == OptionClass::Outer && n != number::OSCORE);
-        let observe = self.notification_observe.as_ref().map(|(buf, len)| buf.get(..*len).unwrap_or(&[]));
-        let inner = Options::new(self.inner).map(move |(n, v)| match observe {
-            Some(value) if n == number::OBSERVE => (n, value),
-            _ => (n, v),
-        });
-        Merge::new(outer, inner)
+    pub fn options(&self) -> RestoredOptions<'_> {
+        let mut outer = self.outer.options();
+        let mut inner = Options::new(self.inner);
+        RestoredOptions {
+            next_outer: next_class_u(&mut outer),
+            next_inner: inner.next(),
+            outer,
+            inner,
+            observe: self.notification_observe.as_ref().map(|(buf, len)| buf.get(..*len).unwrap_or(&[])),
+        }
     }
 
     /// The first value of option `number`, if present.
@@ -1027,9 +1086,9 @@ impl SecurityContext {
     /// Protects a request given as a CoAP-over-UDP message and appends the
     /// OSCORE message to `out` (RFC 8613 §8.1).
     ///
-    /// No heap allocation when `out` has room (the request's length plus
-    /// [`PROTECT_OVERHEAD`] is always enough) and the request has no
-    /// Proxy-Uri. On error nothing is appended.
+    /// No heap allocation when `out` has room (see [`PROTECT_OVERHEAD`]) and
+    /// the request has no Proxy-Uri; a short `out` grows like any `Vec`. On
+    /// error nothing is appended.
     ///
     /// # Errors
     /// As [`protect_request`](Self::protect_request); a malformed `request`
@@ -1246,8 +1305,8 @@ impl SecurityContext {
     /// Protects a response given as a CoAP-over-UDP message and appends the
     /// OSCORE message to `out` (RFC 8613 §8.3).
     ///
-    /// No heap allocation when `out` has room (the response's length plus
-    /// [`PROTECT_OVERHEAD`] is always enough). On error nothing is appended.
+    /// No heap allocation when `out` has room (see [`PROTECT_OVERHEAD`]); a
+    /// short `out` grows like any `Vec`. On error nothing is appended.
     ///
     /// # Errors
     /// As [`protect_request`](Self::protect_request).
@@ -1412,11 +1471,17 @@ impl SecurityContext {
     }
 }
 
-/// Bytes an OSCORE message adds to the original at most, beyond its
-/// identifiers: the OSCORE option (header, flags, Partial IV, kid context and
-/// kid, each bounded by the context), a payload marker and a 16-byte tag.
-/// With the kid context longer than 16 bytes or an 'id detail', add their
-/// lengths.
+/// Room to leave in `out` beyond the original message's length so that
+/// protection does not reallocate.
+///
+/// What protection adds: the OSCORE option (at most 3 header bytes, 2 flag
+/// bytes, a 5-byte Partial IV, the kid context with its length byte and a kid
+/// of at most 7 bytes), a payload marker, a tag of at most 16 bytes, the
+/// second copy of an Observe value (4 bytes), and up to 2 bytes per Outer
+/// option whose option delta grows when the Inner options between are moved
+/// out. 64 bytes cover a kid context of up to 8 bytes with four Outer
+/// options; add the kid context's and any 'id detail''s extra length
+/// otherwise.
 pub const PROTECT_OVERHEAD: usize = 64;
 
 impl RequestBinding {
