@@ -29,8 +29,8 @@
 
 use benches::fixtures::{
     AEADS, FIRST_SSN, GROUP_PAYLOAD, GroupFixture, KeyUpdateFixture, NOW, PairwiseFixture, Provider, RawAead,
-    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, providers, request, request_binding,
-    request_bytes, response, response_bytes,
+    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, protected_request_bytes,
+    protected_response_bytes, providers, request, request_binding, request_bytes, response, response_bytes,
 };
 use benches::ops;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -172,11 +172,7 @@ fn bytes_api(
     let (mut client, mut server) = pair(p, aead);
     g.bench_function(BenchmarkId::new("verify_request_bytes", size), |b| {
         b.iter_batched_ref(
-            || {
-                let mut protected = Vec::with_capacity(req.len() + PROTECT_OVERHEAD);
-                client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
-                protected
-            },
+            || protected_request_bytes(&mut client, &req),
             |protected| ops::msg::verify_request_bytes(&mut server, protected, &mut out),
             BatchSize::SmallInput,
         );
@@ -208,17 +204,7 @@ fn bytes_api(
         b.iter_batched_ref(
             || {
                 seq += 1;
-                let mut protected = Vec::with_capacity(resp.len() + PROTECT_OVERHEAD);
-                server
-                    .protect_response_bytes(
-                        &resp,
-                        &mut request_binding(seq),
-                        ResponsePiv::Auto,
-                        &mut protected,
-                        NOW,
-                    )
-                    .expect("response protects");
-                (protected, request_binding(seq))
+                protected_response_bytes(&mut server, &resp, seq)
             },
             |(protected, binding)| ops::msg::verify_response_bytes(&mut client, protected, binding, &mut out),
             BatchSize::SmallInput,
@@ -228,11 +214,7 @@ fn bytes_api(
     let (mut client, mut server) = pair(p, aead);
     g.bench_function(BenchmarkId::new("verify_request_in_place", size), |b| {
         b.iter_batched_ref(
-            || {
-                let mut protected = Vec::with_capacity(req.len() + PROTECT_OVERHEAD);
-                client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
-                protected
-            },
+            || protected_request_bytes(&mut client, &req),
             |protected| ops::msg::verify_request_in_place(&mut server, protected),
             BatchSize::SmallInput,
         );
@@ -249,17 +231,7 @@ fn bytes_api(
         b.iter_batched_ref(
             || {
                 seq += 1;
-                let mut protected = Vec::with_capacity(resp.len() + PROTECT_OVERHEAD);
-                server
-                    .protect_response_bytes(
-                        &resp,
-                        &mut request_binding(seq),
-                        ResponsePiv::Auto,
-                        &mut protected,
-                        NOW,
-                    )
-                    .expect("response protects");
-                (protected, request_binding(seq))
+                protected_response_bytes(&mut server, &resp, seq)
             },
             |(protected, binding)| ops::msg::verify_response_in_place(&mut client, protected, binding),
             BatchSize::SmallInput,

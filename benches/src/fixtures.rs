@@ -238,6 +238,29 @@ pub fn response_bytes(payload_len: usize) -> Vec<u8> {
     to_bytes(&response(payload_len)).expect("response serialises")
 }
 
+/// A fresh protected request (bytes) from `client`, for a verification
+/// benchmark.
+pub fn protected_request_bytes(client: &mut SecurityContext, request: &[u8]) -> Vec<u8> {
+    let mut protected = Vec::with_capacity(request.len() + oscore_core::protect::PROTECT_OVERHEAD);
+    client.protect_request_bytes(request, &mut protected, NOW).expect("request protects");
+    protected
+}
+
+/// A protected response (bytes) from `server` to the client's request with
+/// sequence number `seq`, and the client's binding for it, for a response
+/// verification benchmark.
+pub fn protected_response_bytes(
+    server: &mut SecurityContext,
+    response: &[u8],
+    seq: u64,
+) -> (Vec<u8>, RequestBinding) {
+    let mut protected = Vec::with_capacity(response.len() + oscore_core::protect::PROTECT_OVERHEAD);
+    server
+        .protect_response_bytes(response, &mut request_binding(seq), ResponsePiv::Auto, &mut protected, NOW)
+        .expect("response protects");
+    (protected, request_binding(seq))
+}
+
 /// The OSCORE plaintext length of [`request`] (code, Inner options, payload
 /// marker, payload), as the protection code computes it.
 pub fn request_plaintext_len(payload_len: usize) -> usize {

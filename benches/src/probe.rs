@@ -12,8 +12,8 @@ use oscore_core::{RequestBinding, ResponsePiv};
 
 use crate::fixtures::{
     AEADS, FIRST_SSN, GROUP_PAYLOAD, GroupFixture, KeyUpdateFixture, NOW, PairwiseFixture, Provider, RawAead,
-    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, providers, request, request_binding,
-    request_bytes, response, response_bytes,
+    RawDerivation, SIGNATURES, c1_params, pair, payload_sizes, protected_request_bytes,
+    protected_response_bytes, providers, request, request_binding, request_bytes, response, response_bytes,
 };
 use crate::ops;
 use oscore_core::protect::PROTECT_OVERHEAD;
@@ -208,13 +208,7 @@ fn run_msg(p: Provider, aead: AlgorithmId, size: usize, n: usize, probe: &mut dy
     probe.measure("protect_request_bytes", n, &mut || {
         (0..n).for_each(|_| protect_request_bytes(&mut client, &req, &mut out));
     });
-    let mut fresh: Vec<Vec<u8>> = (0..n)
-        .map(|_| {
-            let mut protected = Vec::new();
-            client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
-            protected
-        })
-        .collect();
+    let mut fresh: Vec<Vec<u8>> = (0..n).map(|_| protected_request_bytes(&mut client, &req)).collect();
     probe.measure("verify_request_bytes", n, &mut || {
         fresh.iter_mut().for_each(|p| verify_request_bytes(&mut server, p, &mut out));
     });
@@ -229,32 +223,13 @@ fn run_msg(p: Provider, aead: AlgorithmId, size: usize, n: usize, probe: &mut dy
         bindings.iter_mut().for_each(|b| protect_response_bytes(&mut server, &resp, b, &mut out));
     });
     let mut answered: Vec<(Vec<u8>, RequestBinding)> = (0..n as u64)
-        .map(|i| {
-            let seq = FIRST_SSN + 2 * n as u64 + i;
-            let mut protected = Vec::new();
-            server
-                .protect_response_bytes(
-                    &resp,
-                    &mut request_binding(seq),
-                    ResponsePiv::Auto,
-                    &mut protected,
-                    NOW,
-                )
-                .expect("response protects");
-            (protected, request_binding(seq))
-        })
+        .map(|i| protected_response_bytes(&mut server, &resp, FIRST_SSN + 2 * n as u64 + i))
         .collect();
     probe.measure("verify_response_bytes", n, &mut || {
         answered.iter_mut().for_each(|(p, b)| verify_response_bytes(&mut client, p, b, &mut out));
     });
 
-    let mut fresh: Vec<Vec<u8>> = (0..n)
-        .map(|_| {
-            let mut protected = Vec::new();
-            client.protect_request_bytes(&req, &mut protected, NOW).expect("request protects");
-            protected
-        })
-        .collect();
+    let mut fresh: Vec<Vec<u8>> = (0..n).map(|_| protected_request_bytes(&mut client, &req)).collect();
     probe.measure("verify_request_in_place", n, &mut || {
         fresh.iter_mut().for_each(|p| verify_request_in_place(&mut server, p));
     });
@@ -263,20 +238,7 @@ fn run_msg(p: Provider, aead: AlgorithmId, size: usize, n: usize, probe: &mut dy
         (0..n).for_each(|_| protect_verify_request_in_place(&mut client, &mut server, &req, &mut wire));
     });
     let mut answered: Vec<(Vec<u8>, RequestBinding)> = (0..n as u64)
-        .map(|i| {
-            let seq = FIRST_SSN + 3 * n as u64 + i;
-            let mut protected = Vec::new();
-            server
-                .protect_response_bytes(
-                    &resp,
-                    &mut request_binding(seq),
-                    ResponsePiv::Auto,
-                    &mut protected,
-                    NOW,
-                )
-                .expect("response protects");
-            (protected, request_binding(seq))
-        })
+        .map(|i| protected_response_bytes(&mut server, &resp, FIRST_SSN + 3 * n as u64 + i))
         .collect();
     probe.measure("verify_response_in_place", n, &mut || {
         answered.iter_mut().for_each(|(p, b)| verify_response_in_place(&mut client, p, b));

@@ -119,18 +119,39 @@ fn c4_to_c8_intermediate_values() {
     }
 }
 
+/// One request of Appendix C (C.4–C.6) with its fields read.
+struct RequestVector {
+    m: Value,
+    section: String,
+    from: String,
+    ssn: u64,
+    unprotected: Vec<u8>,
+    protected: Vec<u8>,
+}
+
+fn request_vectors() -> Vec<RequestVector> {
+    let vectors = load("rfc8613_appendix_c.json");
+    vectors["message_protection"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["message_type"] == "request")
+        .map(|m| RequestVector {
+            section: m["section"].as_str().unwrap().to_owned(),
+            from: m["security_context_from"].as_str().unwrap().to_owned(),
+            ssn: m["sender_context"]["sender_sequence_number"].as_u64().unwrap(),
+            unprotected: hex(&m["unprotected_coap_message"]),
+            protected: hex(&m["protected_coap_message"]),
+            m: m.clone(),
+        })
+        .collect()
+}
+
 #[test]
 fn c4_c5_c6_requests_protect_and_verify() {
-    let vectors = load("rfc8613_appendix_c.json");
     let mut n = 0;
-    for m in
-        vectors["message_protection"].as_array().unwrap().iter().filter(|m| m["message_type"] == "request")
-    {
-        let section = m["section"].as_str().unwrap();
-        let from = m["security_context_from"].as_str().unwrap();
-        let ssn = m["sender_context"]["sender_sequence_number"].as_u64().unwrap();
-        let unprotected = hex(&m["unprotected_coap_message"]);
-        let protected = hex(&m["protected_coap_message"]);
+    for RequestVector { m, section, from, ssn, unprotected, protected } in request_vectors() {
+        let (section, from) = (section.as_str(), from.as_str());
 
         let mut client = context_at(from, ssn);
         let (packet, binding) = client.protect_request(&parse_udp(&unprotected).unwrap(), 0).unwrap();
@@ -216,16 +237,9 @@ fn request_nonce_is_used_for_one_response_only() {
 /// verification in place reads the original request without copying.
 #[test]
 fn c4_c5_c6_requests_through_the_byte_and_in_place_apis() {
-    let vectors = load("rfc8613_appendix_c.json");
     let mut n = 0;
-    for m in
-        vectors["message_protection"].as_array().unwrap().iter().filter(|m| m["message_type"] == "request")
-    {
-        let section = m["section"].as_str().unwrap();
-        let from = m["security_context_from"].as_str().unwrap();
-        let ssn = m["sender_context"]["sender_sequence_number"].as_u64().unwrap();
-        let unprotected = hex(&m["unprotected_coap_message"]);
-        let protected = hex(&m["protected_coap_message"]);
+    for RequestVector { m, section, from, ssn, unprotected, protected } in request_vectors() {
+        let (section, from) = (section.as_str(), from.as_str());
 
         let mut client = context_at(from, ssn);
         // Appends after what the buffer already holds.
