@@ -298,6 +298,8 @@ pub struct SenderContext {
     pub(crate) sender_id: Vec<u8>,
     pub(crate) key_bytes: Zeroizing<Vec<u8>>,
     pub(crate) key: Box<dyn AeadKey>,
+    /// The nonce of (Sender ID, empty Partial IV), precomputed.
+    pub(crate) nonce_base: crate::protect::Nonce,
     pub(crate) ssn: u64,
     pub(crate) count_q: u64,
     pub(crate) limit_q: u64,
@@ -347,6 +349,8 @@ pub struct RecipientContext {
     pub(crate) recipient_id: Vec<u8>,
     pub(crate) key_bytes: Zeroizing<Vec<u8>>,
     pub(crate) key: Box<dyn AeadKey>,
+    /// The nonce of (Recipient ID, empty Partial IV), precomputed.
+    pub(crate) nonce_base: crate::protect::Nonce,
     pub(crate) window: ReplayWindow,
     pub(crate) count_v: u64,
     pub(crate) limit_v: u64,
@@ -494,6 +498,9 @@ impl SecurityContext {
             Some(state) => ReplayWindow::from_state(params.replay_window, state),
             None => ReplayWindow::new(params.replay_window),
         };
+        let nonce_base = |id: &[u8]| crate::protect::Nonce::build(&keys.common_iv, aead.nonce_len(), id, &[]);
+        let (sender_nonce_base, recipient_nonce_base) =
+            (nonce_base(&params.sender_id)?, nonce_base(&params.recipient_id)?);
         Ok(Self {
             common: CommonContext {
                 aead,
@@ -508,6 +515,7 @@ impl SecurityContext {
                 sender_id: params.sender_id.clone(),
                 key: aead.prepare(&keys.sender_key)?,
                 key_bytes: keys.sender_key,
+                nonce_base: sender_nonce_base,
                 ssn: persisted.ssn_bound,
                 count_q: persisted.count_q_bound,
                 limit_q: params.limits.limit_q,
@@ -516,6 +524,7 @@ impl SecurityContext {
                 recipient_id: params.recipient_id.clone(),
                 key: aead.prepare(&keys.recipient_key)?,
                 key_bytes: keys.recipient_key,
+                nonce_base: recipient_nonce_base,
                 window,
                 count_v: persisted.count_v_bound,
                 limit_v: params.limits.limit_v,

@@ -597,9 +597,40 @@ impl core::ops::Deref for Aad {
 const MAX_NONCE_LEN: usize = 16;
 
 /// An AEAD nonce on the stack: one heap allocation less per message.
-struct Nonce {
+#[derive(Clone, Copy)]
+pub(crate) struct Nonce {
     bytes: [u8; MAX_NONCE_LEN],
     len: usize,
+}
+
+impl Nonce {
+    /// The nonce for (`id_piv`, `partial_iv`) (RFC 8613 §5.2).
+    pub(crate) fn build(
+        common_iv: &[u8],
+        nonce_len: usize,
+        id_piv: &[u8],
+        partial_iv: &[u8],
+    ) -> Result<Self, Error> {
+        let mut nonce = Nonce { bytes: [0; MAX_NONCE_LEN], len: nonce_len };
+        let out = nonce.bytes.get_mut(..nonce_len).ok_or(Error::InvalidContext("AEAD nonce too long"))?;
+        build_nonce(common_iv, id_piv, partial_iv, out)?;
+        Ok(nonce)
+    }
+
+    /// This nonce (built with an empty Partial IV) with `partial_iv` XORed
+    /// into its last bytes: the same as [`build`](Self::build) with that
+    /// Partial IV, as the padded Partial IV occupies the last five bytes.
+    fn with_partial_iv(mut self, partial_iv: &[u8]) -> Result<Self, Error> {
+        if partial_iv.len() > MAX_PARTIAL_IV_LEN {
+            return Err(Error::InvalidContext("ID or Partial IV too long for the nonce"));
+        }
+        let start = self.len.checked_sub(partial_iv.len()).ok_or(Error::InvalidContext("nonce length"))?;
+        let tail = self.bytes.get_mut(start..self.len).ok_or(Error::InvalidContext("nonce length"))?;
+        for (n, p) in tail.iter_mut().zip(partial_iv) {
+            *n ^= p;
+        }
+        Ok(self)
+    }
 }
 
 impl core::ops::Deref for Nonce {
@@ -1041,11 +1072,17 @@ impl SecurityContext {
         }
     }
 
+    /// The nonce for (`id_piv`, `partial_iv`): from the precomputed base of
+    /// the Sender or Recipient ID (all that per-message work needs), or built
+    /// in full for another ID.
     fn nonce(&self, id_piv: &[u8], partial_iv: &[u8]) -> Result<Nonce, Error> {
-        let mut nonce = Nonce { bytes: [0; MAX_NONCE_LEN], len: self.common.aead.nonce_len() };
-        let out = nonce.bytes.get_mut(..nonce.len).ok_or(Error::InvalidContext("AEAD nonce too long"))?;
-        build_nonce(&self.common.common_iv, id_piv, partial_iv, out)?;
-        Ok(nonce)
+        if id_piv == self.sender.sender_id.as_slice() {
+            self.sender.nonce_base.with_partial_iv(partial_iv)
+        } else if id_piv == self.recipient.recipient_id.as_slice() {
+            self.recipient.nonce_base.with_partial_iv(partial_iv)
+        } else {
+            Nonce::build(&self.common.common_iv, self.common.aead.nonce_len(), id_piv, partial_iv)
+        }
     }
 
     /// Protects a request (RFC 8613 §8.1).
@@ -1182,7 +1219,8 @@ impl SecurityContext {
     /// appends the original request to `out` (RFC 8613 §8.2).
     ///
     /// [`verify_request_in_place`](Self::verify_request_in_place), then
-    /// [`VerifiedMessage::write_to`]; afterwards `protected` is zeroed. No
+    /// [`VerifiedMessage::write_to`]; after success `protected` is zeroed,
+    /// after a failed decryption its payload is. No
     /// heap allocation when `out` has room for the original request (the
     /// length of `protected` is always enough). On error nothing is
     /// appended, and the replay window and sequence number are unchanged;
@@ -1210,6 +1248,11 @@ impl SecurityContext {
     /// when done with it if it must not linger. On error the plaintext, if
     /// any, is wiped, and the replay window and sequence number are
     /// unchanged; only a failed decryption raises `count_v`.
+    ///
+    /// A failed decryption leaves the payload of `protected` zeroed, so a
+    /// caller that tries several contexts on one message (e.g. the old and
+    /// the new context during a key update) verifies a copy each time, or
+    /// uses [`verify_request_bytes`](Self::verify_request_bytes) on copies.
     ///
     /// # Errors
     /// As [`verify_request`](Self::verify_request).
