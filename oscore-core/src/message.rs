@@ -313,20 +313,8 @@ impl<'a> MessageView<'a> {
     /// # Errors
     /// As [`parse`](Self::parse).
     pub fn parse_mut(bytes: &'a mut [u8]) -> Result<(Self, &'a mut [u8]), Error> {
-        Self::parse_mut_with(bytes, |_, _| Ok(()))
-    }
-
-    /// [`parse_mut`](Self::parse_mut), calling `f(number, value)` for each
-    /// option in the same pass.
-    ///
-    /// # Errors
-    /// As [`parse`](Self::parse).
-    pub fn parse_mut_with(
-        bytes: &'a mut [u8],
-        f: impl FnMut(u16, &[u8]) -> Result<(), Error>,
-    ) -> Result<(Self, &'a mut [u8]), Error> {
         let (token_len, options_len, payload_len, oscore) = {
-            let view = MessageView::parse_with(bytes, f)?;
+            let view = MessageView::parse(bytes)?;
             (view.token.len(), view.options.len(), view.payload.len(), view.oscore)
         };
         let head_len = bytes.len() - payload_len;
