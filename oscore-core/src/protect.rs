@@ -831,17 +831,7 @@ impl SecurityContext {
         let aad = self.aad(kid, piv);
         let nonce = self.nonce(kid, piv)?;
         let plaintext = self.open_in_place(&nonce, &aad, ciphertext)?;
-        let accepted = Layout::of(plaintext, true).and_then(|layout| {
-            self.accept_sequence_number(seq)?;
-            Ok(layout)
-        });
-        let layout = match accepted {
-            Ok(layout) => layout,
-            Err(e) => {
-                wipe_buffer(plaintext);
-                return Err(e);
-            }
-        };
+        let layout = Layout::accept(plaintext, true, |_| self.accept_sequence_number(seq))?;
         let message = VerifiedMessage::new(view, plaintext, &layout, None);
         let binding = RequestBinding {
             kid: ShortBytes::new(kid),
@@ -1047,17 +1037,8 @@ impl SecurityContext {
             None => self.nonce(&binding.kid, &binding.partial_iv)?,
         };
         let plaintext = self.open_in_place(&nonce, &aad, ciphertext)?;
-        let recorded = Layout::of(plaintext, false).and_then(|layout| {
-            binding.record(seq, layout.observe.is_some())?;
-            Ok(layout)
-        });
-        let layout = match recorded {
-            Ok(layout) => layout,
-            Err(e) => {
-                wipe_buffer(plaintext);
-                return Err(e);
-            }
-        };
+        let layout =
+            Layout::accept(plaintext, false, |layout| binding.record(seq, layout.observe.is_some()))?;
         Ok(VerifiedMessage::new(view, plaintext, &layout, option.partial_iv))
     }
 }

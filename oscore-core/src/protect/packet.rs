@@ -33,8 +33,7 @@ fn is_request(code: MessageClass) -> bool {
 }
 
 fn is_response(code: MessageClass) -> bool {
-    matches!(code, MessageClass::Response(_))
-        || matches!(code, MessageClass::Reserved(c) if matches!(c >> 5, 2 | 4 | 5))
+    is_response_code(u8::from(code))
 }
 
 /// Splits a request into plaintext and Outer options, decomposing Proxy-Uri.

@@ -16,6 +16,20 @@ pub(super) struct Layout {
 }
 
 impl Layout {
+    /// [`of`](Self::of), then `commit` (the state change that accepts the
+    /// message); if either fails, the plaintext is wiped.
+    pub(super) fn accept(
+        plaintext: &mut [u8],
+        request: bool,
+        commit: impl FnOnce(&Layout) -> Result<(), Error>,
+    ) -> Result<Self, Error> {
+        let accepted = Self::of(plaintext, request).and_then(|layout| commit(&layout).map(|()| layout));
+        if accepted.is_err() {
+            wipe_buffer(plaintext);
+        }
+        accepted
+    }
+
     /// Checks a decrypted plaintext: a request or response Code as expected,
     /// well-formed Inner options without an OSCORE option.
     // ref: RFC 8613 §5.3 (plaintext), §4.1.3.7 (no nested OSCORE)
